@@ -1,0 +1,24 @@
+"""chainrule — a deep-learning library written from first principles over NumPy."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+import numpy as np
+
+from . import ops
+from .backend import Generator, get_default_dtype, manual_seed, set_default_dtype
+from .ops import *  # noqa: F401,F403
+from .tensor import Tensor, enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+
+float32 = np.float32
+float64 = np.float64
+
+
+def tensor(data, requires_grad: bool = False, dtype=None) -> Tensor:
+    """A new tensor holding a copy of ``data``."""
+    arr = np.array(data.data if isinstance(data, Tensor) else data, copy=True)
+    return Tensor(arr, requires_grad=requires_grad, dtype=dtype)
+
+from . import nn, optim  # noqa: E402
+from .autodiff import grad, gradcheck, gradgradcheck, hessian, hvp, jacobian  # noqa: E402

@@ -1,0 +1,252 @@
+"""Derivative tools built on the engine: grad, jacobian, hessian, hvp, gradcheck, gradgradcheck.
+
+Layouts (spec conventions): ``grad`` has each input's shape (denominator layout); ``jacobian(f, x)``
+has shape ``out.shape + x.shape`` (rows = outputs, numerator layout); ``hessian`` over several
+parameters is over their concatenation, shape (W, W).  (spec: AD-GRADCHECK, AD-JACOBIAN-IO,
+AD-JACOBIAN-LAYER, AD-HESSIAN, AD-HVP)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from .tensor import Tensor, backprop, enable_grad
+
+
+def _as_list(x) -> tuple[list, bool]:
+    if isinstance(x, Tensor):
+        return [x], True
+    return list(x), False
+
+
+def grad(outputs, inputs, grad_outputs=None, retain_graph: bool | None = None, create_graph: bool = False,
+         allow_unused: bool = False, materialize: bool = False):
+    """d(outputs)/d(inputs) as a vector-Jacobian product, without touching ``.grad``.
+
+    ``grad_outputs`` is the vector (required for non-scalar outputs).  With ``create_graph=True`` the
+    result is differentiable.  Inputs that do not influence the outputs raise unless
+    ``allow_unused`` (→ None) or ``materialize`` (→ zeros).
+    """
+    outs, _ = _as_list(outputs)
+    ins, single = _as_list(inputs)
+    gos = [None] * len(outs) if grad_outputs is None else _as_list(grad_outputs)[0]
+    for o in outs:
+        if not o.requires_grad:
+            raise RuntimeError("grad(): an output does not require grad (no input had requires_grad=True)")
+    got = backprop(outs, gos, retain_graph=retain_graph, create_graph=create_graph, accumulate=False,
+                   inputs=ins)
+    res = []
+    for t in ins:
+        g = got.get(id(t))
+        if g is None:
+            if materialize:
+                g = np.zeros_like(t.data)
+            elif not allow_unused:
+                raise RuntimeError(
+                    f"one of the inputs (shape {t.shape}) was not used to compute the outputs; "
+                    "pass allow_unused=True (gives None) or materialize=True (gives zeros)")
+            else:
+                res.append(None)
+                continue
+        res.append(g if isinstance(g, Tensor) else Tensor._wrap(np.asarray(g)))
+    return res[0] if single else tuple(res)
+
+
+def _flat_params(x) -> tuple[list[Tensor], bool]:
+    xs, single = _as_list(x)
+    for t in xs:
+        if not t.requires_grad:
+            t.requires_grad_(True)
+    return xs, single
+
+
+def jacobian(f: Callable, x, create_graph: bool = False) -> Tensor | tuple:
+    """∂f(x)/∂x with shape ``f(x).shape + x.shape`` (one reverse pass per output element).
+
+    ``x`` may be a tensor or a sequence of tensors (then a tuple of Jacobians is returned).
+    """
+    xs, single = _as_list(x)
+    xs = [t if t.requires_grad else Tensor(t.data, requires_grad=True) for t in xs]
+    with enable_grad():
+        y = f(*xs)
+    m = y.size
+    jacs = [np.zeros((m,) + t.shape, dtype=y.dtype) for t in xs]
+    rows: list[list] = [[] for _ in xs]
+    for i in range(m):
+        e = np.zeros(y.shape, dtype=y.dtype)
+        e.flat[i] = 1
+        gs = grad(y, xs, grad_outputs=Tensor._wrap(e), retain_graph=True, create_graph=create_graph,
+                  materialize=True)
+        for k, gk in enumerate(gs):
+            if create_graph:
+                rows[k].append(gk)
+            else:
+                jacs[k][i] = gk.data
+    if create_graph:
+        from .ops import reshape, stack
+        out = tuple(reshape(stack(r), y.shape + t.shape) for r, t in zip(rows, xs))
+    else:
+        out = tuple(Tensor._wrap(j.reshape(y.shape + t.shape)) for j, t in zip(jacs, xs))
+    return out[0] if single else out
+
+
+def hessian(f: Callable, x) -> Tensor:
+    """Exact Hessian of a scalar f by double backward.
+
+    ``x`` a tensor → shape ``x.shape + x.shape``; a sequence of tensors (e.g. ``model.parameters()``)
+    → the (W, W) Hessian over their concatenation (W = total number of entries).  f takes the
+    tensors as positional arguments; for parameters pass ``lambda *ps: loss()``.
+    """
+    xs, single = _as_list(x)
+    with enable_grad():
+        y = f(*xs)
+    if y.size != 1:
+        raise ValueError(f"hessian needs a scalar function, f returned shape {y.shape}")
+    gs = grad(y, xs, create_graph=True, materialize=True)
+    gs = (gs,) if isinstance(gs, Tensor) else gs
+    from .ops import concatenate, reshape
+    gflat = concatenate([reshape(g, (-1,)) for g in gs]) if len(gs) > 1 else reshape(gs[0], (-1,))
+    n = gflat.size
+    H = np.zeros((n, n), dtype=y.dtype)
+    for i in range(n):
+        if not gflat.requires_grad:
+            break  # gradient does not depend on x: Hessian is zero
+        row = grad(gflat[i], xs, retain_graph=True, materialize=True, allow_unused=True)
+        row = (row,) if isinstance(row, Tensor) else row
+        H[i] = np.concatenate([r.data.ravel() for r in row])
+    if single:
+        return Tensor._wrap(H.reshape(xs[0].shape + xs[0].shape))
+    return Tensor._wrap(H)
+
+
+def hvp(f: Callable, x, v) -> Tensor | tuple:
+    """Hessian-vector product H v = ∇ₓ(∇ₓf(x)·v) by double backward (Pearlmutter), without forming H."""
+    xs, single = _as_list(x)
+    vs = _as_list(v)[0]
+    with enable_grad():
+        y = f(*xs)
+        gs = grad(y, xs, create_graph=True, materialize=True)
+        gs = (gs,) if isinstance(gs, Tensor) else gs
+        dot = None
+        for g, vv in zip(gs, vs):
+            term = (g * (vv.data if isinstance(vv, Tensor) else vv)).sum()
+            dot = term if dot is None else dot + term
+    if not dot.requires_grad:
+        res = tuple(Tensor._wrap(np.zeros_like(t.data)) for t in xs)
+    else:
+        res = grad(dot, xs, materialize=True)
+        res = (res,) if isinstance(res, Tensor) else res
+    return res[0] if single else res
+
+
+class GradcheckError(AssertionError):
+    pass
+
+
+def _numeric_jacobian(f, xs, k, eps):
+    x = xs[k]
+    base = x.data
+    with enable_grad():
+        y0 = f(*xs)
+    m = y0.size
+    J = np.zeros((m, base.size))
+    for j in range(base.size):
+        orig = base.flat[j]
+        base.flat[j] = orig + eps
+        yp = np.array(f(*xs).data, dtype=np.float64).ravel()
+        base.flat[j] = orig - eps
+        ym = np.array(f(*xs).data, dtype=np.float64).ravel()
+        base.flat[j] = orig
+        J[:, j] = (yp - ym) / (2 * eps)
+    return J
+
+
+def gradcheck(f: Callable, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1e-3,
+              raise_exception: bool = True) -> bool:
+    """Compare reverse-mode Jacobians with central differences (f(x+h) − f(x−h))/2h.
+
+    Inputs must be float64 (float32 differences are too coarse).  Passes when
+    |J_ad − J_num| ≤ atol + rtol·|J_num| everywhere; otherwise raises GradcheckError naming the input,
+    the worst entry and both values.  (spec: AD-GRADCHECK)
+    """
+    xs, _ = _as_list(inputs)
+    for t in xs:
+        if t.requires_grad and t.dtype != np.float64:
+            raise TypeError(f"gradcheck needs float64 inputs, got {t.dtype}; build them with dtype=np.float64")
+    with enable_grad():
+        y = f(*xs)
+    outs = [y] if isinstance(y, Tensor) else list(y)
+    if len(outs) != 1:
+        raise ValueError("gradcheck expects f to return one tensor")
+    y = outs[0]
+    for k, x in enumerate(xs):
+        if not x.requires_grad:
+            continue
+        m = y.size
+        Ja = np.zeros((m, x.size))
+        for i in range(m):
+            e = np.zeros(y.shape, dtype=y.dtype)
+            e.flat[i] = 1
+            with enable_grad():
+                yy = f(*xs)
+            if not yy.requires_grad:
+                break
+            g = grad(yy, [x], grad_outputs=Tensor._wrap(e), materialize=True)[0]
+            Ja[i] = g.data.ravel()
+        Jn = _numeric_jacobian(f, xs, k, eps)
+        bad = np.abs(Ja - Jn) > atol + rtol * np.abs(Jn)
+        if bad.any():
+            i, j = np.unravel_index(np.argmax(np.abs(Ja - Jn) - rtol * np.abs(Jn)), Ja.shape)
+            msg = (f"gradcheck failed for input {k} (shape {x.shape}): output element {i}, input element {j}: "
+                   f"analytic {Ja[i, j]:.10g} vs numerical {Jn[i, j]:.10g} ({int(bad.sum())} of {bad.size} "
+                   f"entries outside atol={atol}, rtol={rtol})")
+            if raise_exception:
+                raise GradcheckError(msg)
+            return False
+    return True
+
+
+def gradgradcheck(f: Callable, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1e-3,
+                  seed: int = 0, raise_exception: bool = True) -> bool:
+    """gradcheck of the gradient map x ↦ (∂f/∂x)ᵀv for a fixed random v: checks second derivatives."""
+    xs, _ = _as_list(inputs)
+    with enable_grad():
+        y0 = f(*xs)
+    rng = np.random.default_rng(seed)
+    v = Tensor._wrap(rng.standard_normal(y0.shape))
+    diff = [x for x in xs if x.requires_grad]
+
+    def gmap(*args):
+        with enable_grad():
+            y = f(*args)
+            gs = grad(y, [a for a in args if a.requires_grad], grad_outputs=v, create_graph=True,
+                      materialize=True)
+        from .ops import concatenate, reshape
+        return concatenate([reshape(g, (-1,)) for g in gs]) if len(gs) > 1 else reshape(gs[0], (-1,))
+
+    if not diff:
+        return True
+    return gradcheck(gmap, xs, eps=eps, atol=atol, rtol=rtol, raise_exception=raise_exception)
+
+
+def numerical_grad(f: Callable, x: Tensor, eps: float = 1e-6) -> np.ndarray:
+    """Central-difference gradient of a scalar f at x (float64), shape of x."""
+    return _numeric_jacobian(f, [x], 0, eps).reshape(x.shape)
+
+
+def check_along_direction(f: Callable, x: Tensor, v: np.ndarray, eps: float = 1e-6) -> tuple[float, float]:
+    """(⟨∇f, v⟩, (f(x + hv) − f(x − hv))/2h): the cheap check for large inputs (spec: AD-GRADCHECK)."""
+    with enable_grad():
+        y = f(x)
+    g = grad(y, [x])[0].data
+    base = x.data
+    orig = base.copy()
+    base += eps * v
+    fp = float(f(x).data)
+    base[...] = orig - eps * v
+    fm = float(f(x).data)
+    base[...] = orig
+    return float((g * v).sum()), (fp - fm) / (2 * eps)
+

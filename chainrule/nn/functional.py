@@ -1,0 +1,319 @@
+"""Functional forms of layers and losses.
+
+Every loss is the negative log-likelihood of a named distribution (spec: LOSS-MLE-RECIPE):
+
+| loss | distribution of y | link |
+|---|---|---|
+| ``mse_loss``, ``gaussian_nll_loss`` | Gaussian (fixed / predicted variance) | identity |
+| ``binary_cross_entropy(_with_logits)`` | Bernoulli | sigmoid |
+| ``cross_entropy``, ``nll_loss`` | categorical | softmax / log-softmax |
+| ``poisson_nll_loss`` | Poisson | exp |
+
+Reductions follow PyTorch: ``'mean'`` (default) over all elements, ``'sum'``, ``'none'``.
+The fused losses (MSE, BCE with logits, cross-entropy) compute the output delta ``a − y`` directly
+(spec: MLP-OUTPUT-DELTA, LOSS-OUTPUT-DELTA).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from scipy import special as _sp
+
+from .. import ops
+from ..backend import _gen
+from ..ops._base import _plain, as_tensor, is_t, operands
+from ..tensor import Tensor, _make
+
+_REDUCTIONS = ("mean", "sum", "none")
+
+
+def _reduce(x: Tensor, reduction: str) -> Tensor:
+    if reduction == "mean":
+        return ops.mean(x)
+    if reduction == "sum":
+        return ops.sum(x)
+    if reduction == "none":
+        return x
+    raise ValueError(f"reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+
+
+def _same_shape(name: str, a: Tensor, b: Tensor) -> None:
+    if a.shape != b.shape:
+        raise ValueError(
+            f"{name}: input shape {a.shape} and target shape {b.shape} differ. Broadcasting them "
+            "is almost always a bug (e.g. (N, 1) against (N,)); reshape one of them to match.")
+
+
+# ------------------------------------------------------------------ layers
+linear = ops.linear
+relu, sigmoid, tanh, softmax, log_softmax = ops.relu, ops.sigmoid, ops.tanh, ops.softmax, ops.log_softmax
+leaky_relu, elu, selu, softplus, gelu, silu = ops.leaky_relu, ops.elu, ops.selu, ops.softplus, ops.gelu, ops.silu
+
+
+def dropout(x, p: float = 0.5, training: bool = True, generator=None) -> Tensor:
+    """Inverted dropout: keep each unit with probability 1 − p and scale by 1/(1 − p) during training;
+    identity in evaluation, so no rescaling is needed at test time.  (spec: REG-DROPOUT)"""
+    if not 0.0 <= p < 1.0:
+        if p == 1.0:
+            return x * 0.0
+        raise ValueError(f"dropout probability must be in [0, 1), got {p}")
+    if not training or p == 0.0:
+        return x
+    x = as_tensor(x)
+    keep = _gen(generator).rng.random(x.shape) >= p
+    mask = keep.astype(x.dtype) * (1.0 / (1.0 - p))
+    return x * mask
+
+
+# ------------------------------------------------------------------ regression losses
+def mse_loss(input, target, reduction: str = "mean") -> Tensor:
+    """mean (ŷ − y)² (no ½, as PyTorch).  The notes' S = ½·mse_loss(reduction='sum').  (spec: LOSS-MSE)"""
+    input, target = operands(input, target)
+    _same_shape("mse_loss", input, target)
+    if reduction == "none":
+        d = input - target
+        return d * d
+    d = input.data - target.data
+    n = d.size
+    val = np.asarray(np.vdot(d.ravel(), d.ravel()), dtype=d.dtype)
+    scale = 2.0 / n if reduction == "mean" else 2.0
+    if reduction == "mean":
+        val = val / n
+    elif reduction != "sum":
+        raise ValueError(f"reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+
+    def vjp(g, out, x, t):
+        gx = (x - t) * (g * scale)
+        return gx, -gx
+
+    return _make(np.asarray(val, dtype=d.dtype), (input, target), vjp)
+
+
+def l1_loss(input, target, reduction: str = "mean") -> Tensor:
+    """mean |ŷ − y|; subgradient sign(ŷ − y), 0 at 0.  (spec: LOSS-LP)"""
+    input, target = operands(input, target)
+    _same_shape("l1_loss", input, target)
+    return _reduce(ops.abs(input - target), reduction)
+
+
+def huber_loss(input, target, reduction: str = "mean", delta: float = 1.0) -> Tensor:
+    """½d² for |d| < δ, δ(|d| − ½δ) otherwise (d = ŷ − y)."""
+    input, target = operands(input, target)
+    _same_shape("huber_loss", input, target)
+    d = input - target
+    a = ops.abs(d)
+    small = a.data < delta
+    return _reduce(ops.where(small, 0.5 * d * d, delta * (a - 0.5 * delta)), reduction)
+
+
+def gaussian_nll_loss(input, target, var, full: bool = False, eps: float = 1e-6,
+                      reduction: str = "mean") -> Tensor:
+    """½(log var + (y − μ)²/var) (+ ½ log 2π if ``full``); var clamped ≥ eps without blocking its
+    gradient (as PyTorch).  With var ≡ 1 this is ½·MSE + const.  (spec: LOSS-GAUSSIAN-NLL, LOSS-MLE-KL)"""
+    input, target = operands(input, target)
+    var = as_tensor(var, input)
+    if np.any(var.data < 0):
+        raise ValueError("gaussian_nll_loss: var has negative entries; predict it through softplus or exp")
+    clamped = np.maximum(var.data, eps)
+    v = var + Tensor._wrap((clamped - var.data).astype(var.dtype))
+    d = input - target
+    loss = 0.5 * (ops.log(v) + d * d / v)
+    if full:
+        loss = loss + 0.5 * math.log(2 * math.pi)
+    return _reduce(loss, reduction)
+
+
+def poisson_nll_loss(input, target, log_input: bool = True, full: bool = False, eps: float = 1e-8,
+                     reduction: str = "mean") -> Tensor:
+    """Poisson NLL: λ − y log λ (+ log y! if ``full``, exactly via lgamma); λ = exp(input) when
+    ``log_input``; gradient e^z − y.  (spec: LOSS-POISSON)"""
+    input, target = operands(input, target)
+    if log_input:
+        loss = ops.exp(input) - target * input
+    else:
+        loss = input - target * ops.log(input + eps)
+    if full:
+        loss = loss + Tensor._wrap(_sp.gammaln(target.data + 1).astype(input.dtype))
+    return _reduce(loss, reduction)
+
+
+# ------------------------------------------------------------------ classification losses
+def binary_cross_entropy(input, target, weight=None, reduction: str = "mean") -> Tensor:
+    """−[y log a + (1 − y) log(1 − a)] on probabilities a ∈ [0, 1]; each log clamped at ≥ −100
+    (PyTorch).  Prefer ``binary_cross_entropy_with_logits`` (stable).  (spec: LOSS-BCE, LOSS-BERNOULLI)"""
+    input, target = operands(input, target)
+    _same_shape("binary_cross_entropy", input, target)
+    if np.any((input.data < 0) | (input.data > 1)) or np.any(np.isnan(input.data)):
+        raise ValueError("binary_cross_entropy: input must be probabilities in [0, 1]; for raw scores "
+                         "use binary_cross_entropy_with_logits")
+    la = ops.clip(ops.log(input), -100.0, None)
+    l1a = ops.clip(ops.log(1.0 - input), -100.0, None)
+    loss = -(target * la + (1.0 - target) * l1a)
+    if weight is not None:
+        loss = loss * weight
+    return _reduce(loss, reduction)
+
+
+def binary_cross_entropy_with_logits(input, target, weight=None, reduction: str = "mean",
+                                     pos_weight=None) -> Tensor:
+    """max(s, 0) − s·y + log(1 + e^{−|s|}) on logits s: finite for any s; d/ds = σ(s) − y."""
+    input, target = operands(input, target)
+    _same_shape("binary_cross_entropy_with_logits", input, target)
+    if pos_weight is not None:
+        pw = as_tensor(pos_weight, input)
+        lw = 1.0 + (pw - 1.0) * target
+        loss = (1.0 - target) * input + lw * (ops.log1p(ops.exp(-ops.abs(input))) + ops.relu(-input))
+        if weight is not None:
+            loss = loss * weight
+        return _reduce(loss, reduction)
+    z, y = input.data, target.data
+    elem = np.maximum(z, 0) - z * y + np.log1p(np.exp(-np.abs(z)))
+    if weight is not None or reduction == "none":
+        s = input
+        loss = ops.relu(s) - s * target + ops.log1p(ops.exp(-ops.abs(s)))
+        if weight is not None:
+            loss = loss * weight
+        return _reduce(loss, reduction)
+    n = elem.size
+    scale = 1.0 / n if reduction == "mean" else 1.0
+    if reduction not in ("mean", "sum"):
+        raise ValueError(f"reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+    val = np.asarray(elem.sum() * scale, dtype=z.dtype)
+
+    def vjp(g, out, s, t):
+        sig = ops.sigmoid(s) if is_t(s) else _sp.expit(s)
+        return (sig - t) * (g * scale), -s * (g * scale)
+
+    return _make(val, (input, target), vjp)
+
+
+def _check_logits_targets(fn: str, input: Tensor, target) -> None:
+    if input.ndim not in (1, 2):
+        raise ValueError(f"{fn}: expected logits of shape (N, C) or (C,), got {input.shape}. "
+                         "For images, move the class axis last and flatten: x.permute(0, 2, 3, 1).reshape(-1, C)")
+
+
+def cross_entropy(input, target, weight=None, reduction: str = "mean", label_smoothing: float = 0.0) -> Tensor:
+    """Softmax cross-entropy from logits S (N, C): −Σ_k y_k log softmax(S)_k.
+
+    ``target``: class indices (N,) (integers) or probabilities (N, C).  d/dS = (softmax(S) − Y)/N.
+    (spec: LOSS-CE, LOSS-CATEGORICAL)
+    """
+    input = as_tensor(input)
+    _check_logits_targets("cross_entropy", input, target)
+    t = target.data if isinstance(target, Tensor) else np.asarray(target)
+    squeeze = input.ndim == 1
+    if squeeze:
+        input = ops.reshape(input, (1, -1))
+        t = t.reshape(1, -1) if t.dtype.kind == "f" else t.reshape(1)
+    N, C = input.shape
+    if t.dtype.kind in "iu":
+        if t.shape != (N,):
+            raise ValueError(f"cross_entropy: class-index target must have shape ({N},), got {t.shape}")
+        if N and (t.min() < 0 or t.max() >= C):
+            raise ValueError(f"cross_entropy: class indices must be in [0, {C - 1}], got range "
+                             f"[{t.min()}, {t.max()}]")
+        if weight is None and label_smoothing == 0.0 and reduction in ("mean", "sum"):
+            return _ce_index_fused(input, t, reduction)
+        onehot = np.zeros((N, C), dtype=input.dtype)
+        onehot[np.arange(N), t] = 1
+        probs = onehot
+    elif t.dtype.kind == "f":
+        if t.shape != (N, C):
+            raise ValueError(f"cross_entropy: probability target must have shape ({N}, {C}), got {t.shape}")
+        probs = t.astype(input.dtype, copy=False)
+        onehot = None
+    else:
+        raise TypeError(f"cross_entropy: target must be integer class indices or float probabilities, got {t.dtype}")
+    if label_smoothing:
+        probs = probs * (1 - label_smoothing) + label_smoothing / C
+    logp = ops.log_softmax(input, 1)
+    w = None if weight is None else np.asarray(_plain(weight), dtype=input.dtype)
+    per = -(logp * (probs if w is None else probs * w)).sum(axis=1)
+    if reduction == "mean" and w is not None and onehot is not None:
+        return ops.sum(per) * (1.0 / float((w[t]).sum()))
+    out = _reduce(per, reduction)
+    return out
+
+
+def _ce_index_fused(input: Tensor, t: np.ndarray, reduction: str) -> Tensor:
+    z = input.data
+    N = z.shape[0]
+    m = z.max(axis=1, keepdims=True)
+    e = np.exp(z - m)
+    se = e.sum(axis=1, keepdims=True)
+    rows = np.arange(N)
+    lse = np.log(se[:, 0]) + m[:, 0]
+    total = (lse - z[rows, t]).sum()
+    scale = 1.0 / N if reduction == "mean" else 1.0
+    p = e / se
+
+    def vjp(g, out, s):
+        if is_t(s):
+            oh = np.zeros(s.shape, dtype=s.dtype)
+            oh[rows, t] = 1
+            return ((ops.softmax(s, 1) - oh) * (g * scale),)
+        d = p.copy()
+        d[rows, t] -= 1
+        return (d * (g * scale),)
+
+    return _make(np.asarray(total * scale, dtype=z.dtype), (input,), vjp)
+
+
+def nll_loss(input, target, weight=None, reduction: str = "mean") -> Tensor:
+    """−log p[target] from log-probabilities (N, C) and class indices (N,)."""
+    input = as_tensor(input)
+    _check_logits_targets("nll_loss", input, target)
+    t = np.asarray(_plain(target))
+    if input.ndim == 1:
+        input = ops.reshape(input, (1, -1))
+        t = t.reshape(1)
+    N, C = input.shape
+    if t.dtype.kind not in "iu" or t.shape != (N,):
+        raise ValueError(f"nll_loss: target must be integer class indices of shape ({N},), got {t.dtype} {t.shape}")
+    if N and (t.min() < 0 or t.max() >= C):
+        raise ValueError(f"nll_loss: class indices must be in [0, {C - 1}]")
+    picked = -input[np.arange(N), t]
+    if weight is not None:
+        w = np.asarray(_plain(weight), dtype=input.dtype)[t]
+        picked = picked * w
+        if reduction == "mean":
+            return ops.sum(picked) * (1.0 / float(w.sum()))
+    return _reduce(picked, reduction)
+
+
+def kl_div(input, target, reduction: str = "mean", log_target: bool = False) -> Tensor:
+    """Pointwise q·(log q − input) with input = log p (PyTorch semantics); 'batchmean' divides by N,
+    which is the true KL(q‖p) per sample.  (spec: LOSS-KL-DIVERGENCE)"""
+    input, target = operands(input, target)
+    if log_target:
+        loss = ops.exp(target) * (target - input)
+    else:
+        q = target.data
+        logq = np.where(q > 0, np.log(np.where(q > 0, q, 1)), 0).astype(input.dtype)
+        loss = target * (Tensor._wrap(logq) - input)
+    if reduction == "batchmean":
+        return ops.sum(loss) * (1.0 / input.shape[0])
+    return _reduce(loss, reduction)
+
+
+def kl_divergence(q, p, eps: float = 0.0) -> float:
+    """KL(q‖p) = Σ q log(q/p) in nats for probability vectors (numbers, not a graph)."""
+    q = np.asarray(_plain(q), dtype=np.float64)
+    p = np.asarray(_plain(p), dtype=np.float64)
+    mask = q > 0
+    return float(np.sum(q[mask] * (np.log(q[mask]) - np.log(p[mask] + eps))))
+
+
+def one_hot(y, num_classes: int) -> np.ndarray:
+    """Class indices → one-hot rows (float). (spec: DATA-ONEHOT)"""
+    y = np.asarray(_plain(y))
+    if y.dtype.kind not in "iu":
+        raise ValueError(f"one_hot: labels must be integers, got dtype {y.dtype}")
+    if y.size and (y.min() < 0 or y.max() >= num_classes):
+        raise ValueError(f"one_hot: labels must be in [0, {num_classes - 1}], got [{y.min()}, {y.max()}]")
+    out = np.zeros(y.shape + (num_classes,), dtype=np.float32)
+    np.put_along_axis(out, y[..., None], 1.0, axis=-1)
+    return out

@@ -1,0 +1,75 @@
+"""Shared helpers for ops: operand conversion, broadcasting reduction, array/Tensor dispatch.
+
+Vector-Jacobian rules receive NumPy arrays (plain backward) or Tensors (``create_graph=True``).
+The ``_xxx`` helpers below call NumPy for arrays and the differentiable op for Tensors, so every rule
+is written once.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..tensor import Tensor, _make  # noqa: F401  (re-exported for op modules)
+
+
+def as_tensor(x, like: Tensor | None = None) -> Tensor:
+    """Turn an operand into a Tensor; constants follow the floating dtype of ``like``."""
+    if isinstance(x, Tensor):
+        return x
+    if like is not None:
+        arr = np.asarray(x)
+        if like.data.dtype.kind == "f" and arr.dtype != like.data.dtype and arr.dtype.kind in "fiub":
+            arr = arr.astype(like.data.dtype)
+        return Tensor._wrap(arr)
+    return Tensor(x)
+
+
+def operands(a, b) -> tuple[Tensor, Tensor]:
+    """Both operands as Tensors with one floating dtype (float32 and float64 are never mixed)."""
+    if isinstance(a, Tensor):
+        if isinstance(b, Tensor):
+            da, db = a.data.dtype, b.data.dtype
+            if da != db:
+                ka, kb = da.kind, db.kind
+                if ka == "f" and kb == "f":
+                    raise TypeError(
+                        f"operands have dtypes {da} and {db}; chainrule does not upcast silently. "
+                        f"Cast one explicitly, e.g. t.to(np.{da if da.itemsize > db.itemsize else db})."
+                    )
+                if ka == "f":
+                    b = Tensor._wrap(b.data.astype(da))
+                elif kb == "f":
+                    a = Tensor._wrap(a.data.astype(db))
+            return a, b
+        return a, as_tensor(b, a)
+    if isinstance(b, Tensor):
+        return as_tensor(a, b), b
+    a = Tensor(a)
+    return a, as_tensor(b, a)
+
+
+def unbroadcast(g, shape: tuple):
+    """Sum a gradient over the axes that broadcasting expanded, so it has ``shape``."""
+    gshape = g.shape
+    if gshape == shape:
+        return g
+    nd = len(gshape) - len(shape)
+    axes = tuple(range(nd)) + tuple(i + nd for i, s in enumerate(shape) if s == 1 and gshape[i + nd] != 1)
+    if axes:
+        g = g.sum(axis=axes, keepdims=False) if not isinstance(g, Tensor) else g.sum(axis=axes)
+    if g.shape != shape:
+        g = g.reshape(shape)
+    return g
+
+
+def is_t(x) -> bool:
+    return isinstance(x, Tensor)
+
+
+def const(x):
+    """A value that takes part in a rule but receives no gradient (a mask, an index, a sign)."""
+    return x.detach() if isinstance(x, Tensor) else x
+
+
+def _plain(x):
+    return x.data if isinstance(x, Tensor) else x

@@ -1,0 +1,498 @@
+"""Tensor, the computation graph and reverse-mode differentiation.
+
+A :class:`Tensor` wraps a NumPy array.  Every differentiable operation returns a new Tensor that
+remembers its parents and a *vector-Jacobian rule* ``vjp(g, out, *inputs) -> grads``: given the
+gradient ``g = dL/d(out)`` it returns ``dL/d(input)`` for each input.
+
+Each rule is written once with operators that work on NumPy arrays *and* on Tensors (duck typing).
+``backward()`` normally runs the rules on raw arrays (fast, no bookkeeping); with
+``create_graph=True`` it runs the same rules on Tensors, so the backward pass is itself recorded and
+can be differentiated again: Hessians, Hessian-vector products and ``gradgradcheck`` are exact.
+(spec: AD-HESSIAN, AD-HVP)
+
+The backward pass is iterative (an explicit stack, no recursion), so graphs of any depth work.
+Tensors saved by an operation carry a version counter; changing one in place before the backward
+pass raises an error instead of giving a silently wrong gradient.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from .backend import get_default_dtype
+
+_grad_enabled = True
+
+
+def is_grad_enabled() -> bool:
+    return _grad_enabled
+
+
+class _GradMode(contextlib.ContextDecorator):
+    def __init__(self, mode: bool):
+        self.mode = mode
+
+    def __enter__(self):
+        global _grad_enabled
+        self.prev = _grad_enabled
+        _grad_enabled = self.mode
+
+    def __exit__(self, *exc):
+        global _grad_enabled
+        _grad_enabled = self.prev
+        return False
+
+
+def no_grad() -> _GradMode:
+    """Context manager / decorator: operations inside record no graph."""
+    return _GradMode(False)
+
+
+def enable_grad() -> _GradMode:
+    return _GradMode(True)
+
+
+def set_grad_enabled(mode: bool) -> _GradMode:
+    return _GradMode(mode)
+
+
+def _freed_vjp(*_):
+    raise RuntimeError(
+        "Trying to backward through the graph a second time: its saved values were freed after the "
+        "first backward. Pass retain_graph=True to the first backward() (or grad()) if you need to "
+        "backpropagate through the same graph twice."
+    )
+
+
+def _to_array(data, dtype=None) -> np.ndarray:
+    if isinstance(data, np.ndarray):
+        return data if dtype is None or data.dtype == dtype else data.astype(dtype)
+    if isinstance(data, Tensor):
+        return _to_array(data.data, dtype)
+    arr = np.asarray(data)
+    if dtype is not None:
+        return arr.astype(dtype, copy=False)
+    if arr.dtype.kind == "f" or (arr.dtype == object):
+        return arr.astype(get_default_dtype())
+    return arr
+
+
+class Tensor:
+    """An n-dimensional array that can record the operations applied to it.
+
+    ``Tensor(data, requires_grad=False, dtype=None)``: ``data`` is an array, a Python number or a
+    (nested) list.  Python floats and lists become the default dtype (float32 unless changed with
+    ``chainrule.set_default_dtype``); NumPy arrays keep their dtype and are not copied.  Only floating
+    tensors can require gradients.
+    """
+
+    __slots__ = ("data", "grad", "requires_grad", "_vjp", "_parents", "_versions", "_version",
+                 "_hooks", "_retain", "name", "__weakref__")
+    __array_priority__ = 1000  # ndarray (op) Tensor defers to Tensor's reflected operators
+    __array_ufunc__ = None
+
+    def __init__(self, data, requires_grad: bool = False, dtype=None, name: str | None = None):
+        self.data = _to_array(data, None if dtype is None else np.dtype(dtype))
+        self.grad = None
+        self._vjp = None
+        self._parents = ()
+        self._versions = ()
+        self._version = 0
+        self._hooks = None
+        self._retain = False
+        self.name = name
+        self.requires_grad = False
+        if requires_grad:
+            self.requires_grad_(True)
+
+    # ----------------------------------------------------------------- properties
+    @property
+    def shape(self) -> tuple:
+        return self.data.shape
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.data.dtype
+
+    @property
+    def ndim(self) -> int:
+        return self.data.ndim
+
+    @property
+    def size(self) -> int:
+        return self.data.size
+
+    @property
+    def device(self) -> str:
+        return "cpu"
+
+    @property
+    def is_leaf(self) -> bool:
+        return self._vjp is None
+
+    @property
+    def grad_fn(self):
+        return self._vjp
+
+    def dim(self) -> int:
+        return self.data.ndim
+
+    def numel(self) -> int:
+        return self.data.size
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def requires_grad_(self, flag: bool = True) -> Tensor:
+        if flag and self.data.dtype.kind != "f":
+            raise TypeError(
+                f"only floating-point tensors can require gradients; this tensor has dtype "
+                f"{self.data.dtype}. Convert it first, e.g. Tensor(x, dtype=np.float64) or t.float()."
+            )
+        if not flag and self._vjp is not None:
+            raise RuntimeError("requires_grad can only be switched off on leaf tensors; use detach()")
+        self.requires_grad = bool(flag)
+        return self
+
+    # ----------------------------------------------------------------- conversion
+    def numpy(self) -> np.ndarray:
+        """The underlying array (no copy). Raises if the tensor requires grad, like PyTorch."""
+        if self.requires_grad:
+            raise RuntimeError("Can't call numpy() on a Tensor that requires grad. Use t.detach().numpy().")
+        return self.data
+
+    def item(self) -> float:
+        if self.data.size != 1:
+            raise ValueError(f"item() needs a tensor with one element, this one has shape {self.shape}")
+        return self.data.item()
+
+    def tolist(self):
+        return self.data.tolist()
+
+    def detach(self) -> Tensor:
+        """A tensor sharing the data but cut from the graph."""
+        return Tensor._wrap(self.data)
+
+    def clone(self) -> Tensor:
+        from . import ops
+        return ops.clone(self)
+
+    def astype(self, dtype) -> Tensor:
+        from . import ops
+        return ops.cast(self, dtype)
+
+    to_dtype = astype
+
+    def double(self) -> Tensor:
+        return self.astype(np.float64)
+
+    def float(self) -> Tensor:
+        return self.astype(np.float32)
+
+    def to(self, target) -> Tensor:
+        """``t.to(np.float64)`` casts; ``t.to('cpu')`` is a no-op on this backend."""
+        if isinstance(target, str):
+            if target != "cpu":
+                raise ValueError(
+                    f"device {target!r} is not available: this build computes on the CPU with NumPy "
+                    "(the CUDA path needs CuPy and a GPU)"
+                )
+            return self
+        return self.astype(target)
+
+    def cpu(self) -> Tensor:
+        return self
+
+    def __array__(self, dtype=None, copy=None):
+        return self.data if dtype is None else self.data.astype(dtype)
+
+    @staticmethod
+    def _wrap(data: np.ndarray) -> Tensor:
+        t = Tensor.__new__(Tensor)
+        t.data = data
+        t.grad = None
+        t.requires_grad = False
+        t._vjp = None
+        t._parents = ()
+        t._versions = ()
+        t._version = 0
+        t._hooks = None
+        t._retain = False
+        t.name = None
+        return t
+
+    def __repr__(self) -> str:
+        body = np.array2string(self.data, precision=4, separator=", ", threshold=40, edgeitems=3)
+        extra = ""
+        if self.data.dtype != get_default_dtype():
+            extra += f", dtype={self.data.dtype}"
+        if self._vjp is not None:
+            extra += f", grad_fn={getattr(self._vjp, '__name__', 'op')}"
+        elif self.requires_grad:
+            extra += ", requires_grad=True"
+        return f"tensor({body}{extra})"
+
+    def __hash__(self):
+        return id(self)
+
+    def __bool__(self):
+        if self.data.size != 1:
+            raise ValueError("the truth value of a tensor with more than one element is ambiguous; "
+                             "use .any() or .all()")
+        return bool(self.data)
+
+    def __float__(self):
+        return float(self.data)
+
+    def __int__(self):
+        return int(self.data)
+
+    def __index__(self):
+        return int(self.data)
+
+    # ----------------------------------------------------------------- in place
+    def _bump(self) -> None:
+        self._version += 1
+
+    def _check_inplace(self) -> None:
+        if self.requires_grad and _grad_enabled:
+            kind = "a leaf tensor that requires grad" if self._vjp is None else "a tensor inside the graph"
+            raise RuntimeError(
+                f"in-place modification of {kind} would make its gradient wrong. Use an out-of-place "
+                "operation (y = y + 1), or modify it under `with chainrule.no_grad():`."
+            )
+
+    def __setitem__(self, idx, value) -> None:
+        self._check_inplace()
+        self.data[_unwrap_index(idx)] = value.data if isinstance(value, Tensor) else value
+        self._bump()
+
+    def copy_(self, other) -> Tensor:
+        self._check_inplace()
+        self.data[...] = other.data if isinstance(other, Tensor) else other
+        self._bump()
+        return self
+
+    def fill_(self, value) -> Tensor:
+        self._check_inplace()
+        self.data.fill(value)
+        self._bump()
+        return self
+
+    def zero_(self) -> Tensor:
+        return self.fill_(0)
+
+    def _inplace(self, op, other):
+        if self.requires_grad:
+            return NotImplemented  # Python falls back to the out-of-place operator: x = x + y
+        o = other.data if isinstance(other, Tensor) else other
+        op(self.data, o, out=self.data, casting="same_kind")
+        self._bump()
+        return self
+
+    def __iadd__(self, other):
+        return self._inplace(np.add, other)
+
+    def __isub__(self, other):
+        return self._inplace(np.subtract, other)
+
+    def __imul__(self, other):
+        return self._inplace(np.multiply, other)
+
+    def __itruediv__(self, other):
+        return self._inplace(np.true_divide, other)
+
+    # ----------------------------------------------------------------- autodiff
+    def register_hook(self, hook: Callable) -> None:
+        """Call ``hook(grad)`` when this tensor's gradient is computed; a return value replaces it."""
+        if not self.requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that does not require grad")
+        if self._hooks is None:
+            self._hooks = []
+        self._hooks.append(hook)
+
+    def retain_grad(self) -> None:
+        """Keep ``.grad`` on this non-leaf tensor after backward()."""
+        self._retain = True
+
+    def backward(self, gradient=None, retain_graph: bool | None = None, create_graph: bool = False,
+                 inputs: Sequence[Tensor] | None = None) -> None:
+        """Accumulate d(self)/d(leaf) into ``leaf.grad`` for every leaf that requires grad.
+
+        ``gradient`` is required for non-scalar tensors (the vector in the vector-Jacobian product).
+        ``create_graph=True`` records the backward pass so the gradients can be differentiated again.
+        """
+        if not self.requires_grad:
+            raise RuntimeError(
+                "backward() on a tensor that does not require grad: no input of the computation had "
+                "requires_grad=True (or it ran under no_grad())."
+            )
+        backprop([self], [gradient], retain_graph=retain_graph, create_graph=create_graph,
+                 accumulate=True, inputs=inputs)
+
+
+def _unwrap_index(idx):
+    if isinstance(idx, Tensor):
+        return idx.data
+    if isinstance(idx, tuple):
+        return tuple(i.data if isinstance(i, Tensor) else i for i in idx)
+    return idx
+
+
+def _make(data: np.ndarray, parents: tuple, vjp: Callable) -> Tensor:
+    """Create the output tensor of an op; record the graph only if a parent requires grad."""
+    t = Tensor.__new__(Tensor)
+    t.data = data
+    t.grad = None
+    t._version = 0
+    t._hooks = None
+    t._retain = False
+    t.name = None
+    if _grad_enabled:
+        for p in parents:
+            if p.requires_grad:
+                t.requires_grad = True
+                t._vjp = vjp
+                t._parents = parents
+                t._versions = tuple([q._version for q in parents])
+                return t
+    t.requires_grad = False
+    t._vjp = None
+    t._parents = ()
+    t._versions = ()
+    return t
+
+
+def _topo_order(roots: list[Tensor]) -> list[Tensor]:
+    """Non-leaf tensors reachable from roots, parents before children (iterative DFS)."""
+    order: list[Tensor] = []
+    seen: set[int] = set()
+    for root in roots:
+        if root._vjp is None or id(root) in seen:
+            continue
+        stack = [(root, 0)]
+        seen.add(id(root))
+        while stack:
+            node, i = stack.pop()
+            parents = node._parents
+            while i < len(parents):
+                p = parents[i]
+                i += 1
+                if p._vjp is not None and id(p) not in seen:
+                    seen.add(id(p))
+                    stack.append((node, i))
+                    stack.append((p, 0))
+                    break
+            else:
+                order.append(node)
+    return order
+
+
+def backprop(roots: Sequence[Tensor], root_grads: Sequence, retain_graph: bool | None = None,
+             create_graph: bool = False, accumulate: bool = True,
+             inputs: Sequence[Tensor] | None = None) -> dict[int, object] | None:
+    """The reverse pass shared by ``Tensor.backward`` and ``autodiff.grad``.
+
+    With ``accumulate=True`` leaf gradients are added to ``.grad`` (restricted to ``inputs`` if given);
+    with ``accumulate=False`` the gradients of ``inputs`` are returned in a dict keyed by ``id``.
+    """
+    global _grad_enabled
+    if retain_graph is None:
+        retain_graph = create_graph
+    grads: dict[int, object] = {}
+    for r, g in zip(roots, root_grads):
+        if g is None:
+            if r.data.size != 1:
+                raise RuntimeError(
+                    f"grad can be implicitly created only for scalar outputs; this output has shape "
+                    f"{r.shape}. Pass gradient= (a tensor of that shape), or reduce it first (.sum())."
+                )
+            g = np.ones_like(r.data)
+        else:
+            g = g.data if isinstance(g, Tensor) else np.asarray(g, dtype=r.dtype)
+            if g.shape != r.shape:
+                raise RuntimeError(f"gradient has shape {g.shape} but the output has shape {r.shape}")
+        if create_graph:
+            g = Tensor._wrap(g)
+        grads[id(r)] = grads[id(r)] + g if id(r) in grads else g
+    wanted = None if inputs is None else {id(t) for t in inputs}
+    captured: dict[int, object] = {}
+    order = _topo_order(list(roots))
+    prev_mode = _grad_enabled
+    _grad_enabled = create_graph
+    try:
+        # leaves (and roots that are leaves) get their gradient directly
+        for r in roots:
+            if r._vjp is None and id(r) in grads:
+                _deliver(r, grads.pop(id(r)), accumulate, wanted, captured, create_graph)
+        for node in reversed(order):
+            g = grads.pop(id(node), None)
+            if g is None:
+                continue
+            if node._hooks:
+                g = _run_hooks(node, g, create_graph)
+            if wanted is not None and id(node) in wanted and not accumulate:
+                captured[id(node)] = g
+            if node._retain:
+                node.grad = g if isinstance(g, Tensor) else Tensor._wrap(g)
+            parents = node._parents
+            for p, v in zip(parents, node._versions):
+                if p._version != v:
+                    raise RuntimeError(
+                        f"a tensor of shape {p.shape} saved for the backward pass was modified in place "
+                        f"(version {v} -> {p._version}) after it was used; its gradient would be wrong. "
+                        "Use an out-of-place operation, or clone() it before modifying."
+                    )
+            if create_graph:
+                pgrads = node._vjp(g, node, *parents)
+            else:
+                pgrads = node._vjp(g, node.data, *[p.data for p in parents])
+            for p, pg in zip(parents, pgrads):
+                if pg is None or not p.requires_grad:
+                    continue
+                if create_graph and not isinstance(pg, Tensor):
+                    pg = Tensor._wrap(np.asarray(pg))
+                if p._vjp is None:
+                    _deliver(p, pg, accumulate, wanted, captured, create_graph)
+                else:
+                    k = id(p)
+                    grads[k] = grads[k] + pg if k in grads else pg
+            if not retain_graph:
+                node._vjp = _freed_vjp
+                node._parents = ()
+                node._versions = ()
+    finally:
+        _grad_enabled = prev_mode
+    return captured
+
+
+def _run_hooks(t: Tensor, g, create_graph: bool):
+    for hook in t._hooks:
+        gt = g if isinstance(g, Tensor) else Tensor._wrap(g)
+        r = hook(gt)
+        if r is not None:
+            g = r if create_graph else (r.data if isinstance(r, Tensor) else np.asarray(r))
+    return g
+
+
+def _deliver(leaf: Tensor, g, accumulate: bool, wanted, captured: dict, create_graph: bool) -> None:
+    if leaf._hooks:
+        g = _run_hooks(leaf, g, create_graph)
+    if not accumulate:
+        if wanted is None or id(leaf) in wanted:
+            k = id(leaf)
+            captured[k] = captured[k] + g if k in captured else g
+        return
+    if wanted is not None and id(leaf) not in wanted:
+        return
+    if leaf.grad is None:
+        leaf.grad = g if isinstance(g, Tensor) else Tensor._wrap(g)
+    else:  # out of place: gradient arrays may be shared between tensors
+        old = leaf.grad
+        if create_graph:
+            leaf.grad = old + g
+        else:
+            leaf.grad = Tensor._wrap(old.data + (g.data if isinstance(g, Tensor) else g))
