@@ -99,10 +99,10 @@ class TensorDataset(Dataset):
             a0, a1 = arrays
 
             def get2(idx: np.ndarray) -> tuple:
-                return a0[idx], a1[idx]
+                return a0.take(idx, axis=0), a1.take(idx, axis=0)
 
             return get2
-        return lambda idx: tuple(a[idx] for a in arrays)
+        return lambda idx: tuple(a.take(idx, axis=0) for a in arrays)
 
 
 class Subset(Dataset):
