@@ -65,7 +65,7 @@ def _find_file(directory: Path, gz_name: str) -> Path | None:
 def _read_checked(path: Path, md5: str | None, magic: int, shape: tuple, fix: str) -> np.ndarray:
     """Read one IDX file, md5-checking gzipped files; cached per (path, mtime, size) within a process."""
     st = path.stat()
-    key = (str(path.resolve()), st.st_mtime_ns, st.st_size)
+    key = (str(path.resolve()), st.st_mtime_ns, st.st_size, md5)
     arr = _idx_cache.get(key)
     if arr is None:
         if md5 is not None and path.name.endswith(".gz"):
