@@ -104,14 +104,13 @@ class _Encoder:
         if isinstance(obj, Mapping):
             items = []
             for k, v in obj.items():
+                if isinstance(k, np.generic) and k.dtype.kind in "biuf":
+                    k = k.item()
                 if not (k is None or isinstance(k, bool | int | float | str)) or isinstance(k, np.generic):
-                    if isinstance(k, np.integer):
-                        k = int(k)
-                    else:
-                        raise CheckpointError(
-                            f"cannot save dict key {k!r} ({type(k).__name__}) at {'/'.join(path) or '<root>'}:"
-                            " keys must be str, int, float, bool or None"
-                        )
+                    raise CheckpointError(
+                        f"cannot save dict key {k!r} ({type(k).__name__}) at {'/'.join(path) or '<root>'}:"
+                        " keys must be str, int, float, bool or None"
+                    )
                 items.append([k, self.encode(v, path + [str(k)])])
             return {"__dict__": items}
         if isinstance(obj, tuple | list):
@@ -251,6 +250,7 @@ def _read_npz(path: Path) -> tuple[dict[str, np.ndarray], dict | None]:
     try:
         with np.load(path, allow_pickle=False) as z:
             arrays = {name: z[name] for name in z.files}
+        arrays = {k: (a if a.dtype.isnative else a.astype(a.dtype.newbyteorder("="))) for k, a in arrays.items()}
     except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError) as e:
         raise CheckpointError(
             f"{path}: cannot read as .npz ({type(e).__name__}: {e}); the file is corrupt, truncated or holds "
@@ -375,10 +375,7 @@ def save_checkpoint(path: str | os.PathLike, model: Any = None, optimizer: Any =
         obj["model"] = model.state_dict()
     if optimizer is not None:
         obj["optimizer"] = optimizer.state_dict()
-    for k, v in extra.items():
-        if k in obj:
-            raise ValueError(f"save_checkpoint: extra key {k!r} clashes with the {k} state; rename it")
-        obj[k] = v
+    obj.update(extra)
     return save(obj, path, metadata=metadata)
 
 
