@@ -271,3 +271,27 @@ def test_digits_compare_sklearn():
     np.testing.assert_array_equal(X, d.data)
     np.testing.assert_array_equal(y, d.target)
     assert cr.Tensor(X).shape == (1797, 64)
+
+
+def test_cifar10_download_and_extract_from_local_server(tmp_path, server, monkeypatch):
+    import io
+    import tarfile
+
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        for name in CIFAR10.train_list + CIFAR10.test_list:
+            member = io.BytesIO()
+            pickle.dump({b"data": np.full((2, 3072), 9, np.uint8), b"labels": [1, 2]}, member, protocol=2)
+            info = tarfile.TarInfo(f"cifar-10-batches-py/{name}")
+            info.size = member.tell()
+            member.seek(0)
+            tar.addfile(info, member)
+    body = buf.getvalue()
+    _Handler.files["/c10.tar.gz"] = body
+    monkeypatch.setattr(CIFAR10, "url", server + "/c10.tar.gz")
+    monkeypatch.setattr(CIFAR10, "tgz_md5", hashlib.md5(body).hexdigest())
+    ds = CIFAR10(tmp_path, train=True, download=True)
+    assert ds.data.shape == (10, 3, 32, 32) and ds.targets.tolist() == [1, 2] * 5
+    monkeypatch.setattr(CIFAR10, "tgz_md5", "f" * 32)
+    with pytest.raises(DownloadError, match="md5 mismatch"):
+        CIFAR10(tmp_path / "other", download=True)
