@@ -218,3 +218,24 @@ def test_fast_path_overhead_is_small():
             pass
         best = min(best, (time.perf_counter() - t) / len(loader))
     assert best < 100e-6, f"{best * 1e6:.1f} us per batch"
+
+
+def test_with_replacement_batch_mean_std_falls_as_sqrt_k():
+    # spec: SGD-MINIBATCH check (b): per-example linear-regression gradients, 5000 with-replacement draws,
+    # std(K=1) / std(K=100) in [9, 11]
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(1000, 1))
+    y = 2.0 * x[:, 0] + rng.normal(size=1000)
+    w = 0.5
+    per_example_grad = (2 * (w * x[:, 0] - y) * x[:, 0])[:, None]  # d/dw (w x - y)^2
+    ds = TensorDataset(per_example_grad)
+
+    def batch_means(k):
+        loader = DataLoader(ds, batch_size=k, sampling="with_replacement", generator=cr.Generator(1))
+        means = []
+        while len(means) < 5000:
+            means.extend(b.data.mean() for (b,) in loader)
+        return np.asarray(means[:5000])
+
+    ratio = batch_means(1).std() / batch_means(100).std()
+    assert 9 <= ratio <= 11
