@@ -20,5 +20,6 @@ def tensor(data, requires_grad: bool = False, dtype=None) -> Tensor:
     arr = np.array(data.data if isinstance(data, Tensor) else data, copy=True)
     return Tensor(arr, requires_grad=requires_grad, dtype=dtype)
 
-from . import nn, optim  # noqa: E402
+from . import data, io, models, nn, optim  # noqa: E402
+from .data import DataLoader, TensorDataset  # noqa: E402
 from .autodiff import grad, gradcheck, gradgradcheck, hessian, hvp, jacobian  # noqa: E402
