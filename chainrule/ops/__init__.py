@@ -6,7 +6,28 @@ from __future__ import annotations
 import numpy as np
 
 from ..tensor import Tensor
-from .activation import elu, gelu, leaky_relu, relu, selu, sigmoid, silu, softplus, tanh
+from .activation import (
+    celu,
+    elu,
+    gelu,
+    hardsigmoid,
+    hardswish,
+    hardtanh,
+    leaky_relu,
+    log_sigmoid,
+    logsigmoid,
+    mish,
+    prelu,
+    relu,
+    relu6,
+    selu,
+    sigmoid,
+    silu,
+    softplus,
+    softsign,
+    swish,
+    tanh,
+)
 from .arith import (
     abs,
     add,
