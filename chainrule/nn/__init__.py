@@ -1,22 +1,35 @@
 """Layers, losses and the Module system."""
 
+from . import alpha_dropout as snn
 from . import functional, init
 from .activation import (
+                         CELU,
                          ELU,
                          GELU,
                          SELU,
+                         Hardsigmoid,
+                         Hardswish,
+                         Hardtanh,
                          LeakyReLU,
+                         LogSigmoid,
                          LogSoftmax,
+                         Mish,
+                         PReLU,
                          ReLU,
+                         ReLU6,
+                         SecondOrderLinear,
                          Sigmoid,
                          Sign,
                          SiLU,
                          Softmax,
                          Softplus,
+                         Softsign,
                          Step,
+                         Swish,
                          Tanh,
                          get_activation,
 )
+from .alpha_dropout import AlphaDropout
 from .dropout import Dropout
 from .linear import Flatten, Identity, Linear, Unflatten
 from .loss import (
@@ -32,6 +45,7 @@ from .loss import (
                          PoissonNLLLoss,
 )
 from .module import Module, ModuleDict, ModuleList, Parameter, Sequential
+from .normalization import LayerNorm, remove_weight_norm, weight_norm
 
 __all__ = [
     "functional", "init", "ELU", "GELU", "SELU", "LeakyReLU", "LogSoftmax", "ReLU", "Sigmoid", "Sign", "SiLU",
