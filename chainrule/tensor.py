@@ -32,17 +32,22 @@ def is_grad_enabled() -> bool:
 
 
 class _GradMode(contextlib.ContextDecorator):
+    """Switch graph recording on/off; the previous modes are kept on a stack, so one instance can be
+    re-entered (nested ``with``, a recursive function decorated with ``@no_grad()``).
+    The mode is global to the process (not per thread)."""
+
     def __init__(self, mode: bool):
         self.mode = mode
+        self._prev: list[bool] = []
 
     def __enter__(self):
         global _grad_enabled
-        self.prev = _grad_enabled
+        self._prev.append(_grad_enabled)
         _grad_enabled = self.mode
 
     def __exit__(self, *exc):
         global _grad_enabled
-        _grad_enabled = self.prev
+        _grad_enabled = self._prev.pop()
         return False
 
 
@@ -65,6 +70,31 @@ def _freed_vjp(*_):
         "first backward. Pass retain_graph=True to the first backward() (or grad()) if you need to "
         "backpropagate through the same graph twice."
     )
+
+
+class _Version:
+    """In-place modification counter.  Tensors whose arrays share memory (a tensor and its views,
+    ``detach()``) share one counter, so changing any of them is seen by every graph that saved one."""
+
+    __slots__ = ("n",)
+
+    def __init__(self) -> None:
+        self.n = 0
+
+    def __iadd__(self, k: int) -> _Version:  # ``t._version += 1`` bumps the shared counter
+        self.n += k
+        return self
+
+    def __int__(self) -> int:
+        return self.n
+
+    def __eq__(self, other) -> bool:
+        return self.n == int(other)
+
+    __hash__ = None
+
+    def __repr__(self) -> str:
+        return str(self.n)
 
 
 def _to_array(data, dtype=None) -> np.ndarray:
@@ -100,7 +130,7 @@ class Tensor:
         self._vjp = None
         self._parents = ()
         self._versions = ()
-        self._version = 0
+        self._version = _Version()
         self._hooks = None
         self._retain = False
         self.name = name
@@ -173,8 +203,10 @@ class Tensor:
         return self.data.tolist()
 
     def detach(self) -> Tensor:
-        """A tensor sharing the data but cut from the graph."""
-        return Tensor._wrap(self.data)
+        """A tensor sharing the data (and the in-place version counter) but cut from the graph."""
+        t = Tensor._wrap(self.data)
+        t._version = self._version
+        return t
 
     def clone(self) -> Tensor:
         from . import ops
@@ -218,14 +250,15 @@ class Tensor:
         t._vjp = None
         t._parents = ()
         t._versions = ()
-        t._version = 0
+        t._version = _Version()
         t._hooks = None
         t._retain = False
         t.name = None
         return t
 
     def __repr__(self) -> str:
-        body = np.array2string(self.data, precision=4, separator=", ", threshold=40, edgeitems=3)
+        body = np.array2string(self.data, precision=4, separator=", ", threshold=40, edgeitems=3,
+                               prefix="tensor(")
         extra = ""
         if self.data.dtype != get_default_dtype():
             extra += f", dtype={self.data.dtype}"
@@ -255,7 +288,7 @@ class Tensor:
 
     # ----------------------------------------------------------------- in place
     def _bump(self) -> None:
-        self._version += 1
+        self._version.n += 1
 
     def _check_inplace(self) -> None:
         if self.requires_grad and _grad_enabled:
@@ -343,11 +376,15 @@ def _unwrap_index(idx):
 
 
 def _make(data: np.ndarray, parents: tuple, vjp: Callable) -> Tensor:
-    """Create the output tensor of an op; record the graph only if a parent requires grad."""
+    """Create the output tensor of an op; record the graph only if a parent requires grad.
+
+    ``_versions`` snapshots the version counters of the parents and, last, of the output itself:
+    backward checks that none of the arrays its rule reads was modified in place since.
+    """
     t = Tensor.__new__(Tensor)
     t.data = data
     t.grad = None
-    t._version = 0
+    t._version = _Version()
     t._hooks = None
     t._retain = False
     t.name = None
@@ -357,13 +394,23 @@ def _make(data: np.ndarray, parents: tuple, vjp: Callable) -> Tensor:
                 t.requires_grad = True
                 t._vjp = vjp
                 t._parents = parents
-                t._versions = tuple([q._version for q in parents])
+                t._versions = tuple([q._version.n for q in parents] + [0])
                 return t
     t.requires_grad = False
     t._vjp = None
     t._parents = ()
     t._versions = ()
     return t
+
+
+def _share_version(view: Tensor, base: Tensor) -> Tensor:
+    """Mark ``view`` (the output of a view op: reshape, transpose, basic indexing, ...) as sharing
+    ``base``'s version counter when their arrays overlap, so in-place changes through either are seen."""
+    if np.may_share_memory(view.data, base.data):
+        view._version = base._version
+        if view._versions:
+            view._versions = view._versions[:-1] + (base._version.n,)
+    return view
 
 
 def _topo_order(roots: list[Tensor]) -> list[Tensor]:
@@ -403,6 +450,7 @@ def backprop(roots: Sequence[Tensor], root_grads: Sequence, retain_graph: bool |
     if retain_graph is None:
         retain_graph = create_graph
     grads: dict[int, object] = {}
+    handed: set[int] = set()  # ids of arrays given out (see _deliver)
     for r, g in zip(roots, root_grads):
         if g is None:
             if r.data.size != 1:
@@ -412,9 +460,11 @@ def backprop(roots: Sequence[Tensor], root_grads: Sequence, retain_graph: bool |
                 )
             g = np.ones_like(r.data)
         else:
-            g = g.data if isinstance(g, Tensor) else np.asarray(g, dtype=r.dtype)
+            g = np.asarray(g.data if isinstance(g, Tensor) else g, dtype=r.dtype)
             if g.shape != r.shape:
-                raise RuntimeError(f"gradient has shape {g.shape} but the output has shape {r.shape}")
+                raise RuntimeError(f"gradient has shape {g.shape} but the output has shape {r.shape}; "
+                                   "pass one value per output element")
+            handed.add(id(g))  # the caller's array: never hand it out as a .grad
         if create_graph:
             g = Tensor._wrap(g)
         grads[id(r)] = grads[id(r)] + g if id(r) in grads else g
@@ -427,7 +477,7 @@ def backprop(roots: Sequence[Tensor], root_grads: Sequence, retain_graph: bool |
         # leaves (and roots that are leaves) get their gradient directly
         for r in roots:
             if r._vjp is None and id(r) in grads:
-                _deliver(r, grads.pop(id(r)), accumulate, wanted, captured, create_graph)
+                _deliver(r, grads.pop(id(r)), accumulate, wanted, captured, create_graph, handed)
         for node in reversed(order):
             g = grads.pop(id(node), None)
             if g is None:
@@ -437,15 +487,16 @@ def backprop(roots: Sequence[Tensor], root_grads: Sequence, retain_graph: bool |
             if wanted is not None and id(node) in wanted and not accumulate:
                 captured[id(node)] = g
             if node._retain:
-                node.grad = g if isinstance(g, Tensor) else Tensor._wrap(g)
+                node.grad = g if isinstance(g, Tensor) else Tensor._wrap(g.copy())
+            if node._vjp is _freed_vjp:
+                _freed_vjp()
             parents = node._parents
-            for p, v in zip(parents, node._versions):
-                if p._version != v:
-                    raise RuntimeError(
-                        f"a tensor of shape {p.shape} saved for the backward pass was modified in place "
-                        f"(version {v} -> {p._version}) after it was used; its gradient would be wrong. "
-                        "Use an out-of-place operation, or clone() it before modifying."
-                    )
+            saved = node._versions
+            if node._version.n != saved[-1]:
+                _modified_error(node, saved[-1], "the output of an operation")
+            for p, v in zip(parents, saved):
+                if p._version.n != v:
+                    _modified_error(p, v, "a tensor saved for the backward pass")
             if create_graph:
                 pgrads = node._vjp(g, node, *parents)
             else:
@@ -456,7 +507,7 @@ def backprop(roots: Sequence[Tensor], root_grads: Sequence, retain_graph: bool |
                 if create_graph and not isinstance(pg, Tensor):
                     pg = Tensor._wrap(np.asarray(pg))
                 if p._vjp is None:
-                    _deliver(p, pg, accumulate, wanted, captured, create_graph)
+                    _deliver(p, pg, accumulate, wanted, captured, create_graph, handed)
                 else:
                     k = id(p)
                     grads[k] = grads[k] + pg if k in grads else pg
@@ -469,6 +520,14 @@ def backprop(roots: Sequence[Tensor], root_grads: Sequence, retain_graph: bool |
     return captured
 
 
+def _modified_error(t: Tensor, v: int, what: str):
+    raise RuntimeError(
+        f"{what} (shape {t.shape}, grad_fn={getattr(t._vjp, '__name__', None)}) was modified in place "
+        f"(version {v} -> {t._version.n}) after the graph used it; its gradient would be wrong. Use an "
+        "out-of-place operation (y = y * 2), or clone() the tensor before modifying it."
+    )
+
+
 def _run_hooks(t: Tensor, g, create_graph: bool):
     for hook in t._hooks:
         gt = g if isinstance(g, Tensor) else Tensor._wrap(g)
@@ -478,9 +537,20 @@ def _run_hooks(t: Tensor, g, create_graph: bool):
     return g
 
 
-def _deliver(leaf: Tensor, g, accumulate: bool, wanted, captured: dict, create_graph: bool) -> None:
+def _deliver(leaf: Tensor, g, accumulate: bool, wanted, captured: dict, create_graph: bool,
+             handed: set) -> None:
+    """Give a leaf its gradient: add it to ``.grad`` or, for ``grad()``, to ``captured``.
+
+    A rule may pass its incoming array on unchanged (``add``) or as a view (``reshape``, ``sum``'s
+    read-only broadcast); such arrays are copied, so no two ``.grad`` arrays ever share memory and
+    every ``.grad`` is writable (optimizers may modify it in place).
+    """
     if leaf._hooks:
         g = _run_hooks(leaf, g, create_graph)
+    if not create_graph:
+        if g.base is not None or id(g) in handed:
+            g = g.copy()
+        handed.add(id(g))
     if not accumulate:
         if wanted is None or id(leaf) in wanted:
             k = id(leaf)
@@ -490,9 +560,7 @@ def _deliver(leaf: Tensor, g, accumulate: bool, wanted, captured: dict, create_g
         return
     if leaf.grad is None:
         leaf.grad = g if isinstance(g, Tensor) else Tensor._wrap(g)
-    else:  # out of place: gradient arrays may be shared between tensors
-        old = leaf.grad
-        if create_graph:
-            leaf.grad = old + g
-        else:
-            leaf.grad = Tensor._wrap(old.data + (g.data if isinstance(g, Tensor) else g))
+    elif create_graph:
+        leaf.grad = leaf.grad + g
+    else:  # out of place: the old .grad array may be referenced elsewhere
+        leaf.grad = Tensor._wrap(leaf.grad.data + g)

@@ -6,19 +6,48 @@ Tensors (see ``chainrule.tensor``).  Broadcast operands get their gradient summe
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from scipy import special as _sp
 
+from ..backend import get_default_dtype
 from ._base import Tensor, _make, _plain, as_tensor, is_t, operands, unbroadcast
 
 
 # ------------------------------------------------------------------ binary
+def _scalar(x):
+    """``x`` as a Python number if it is a real scalar constant (Python or NumPy), else None.
+
+    Python numbers are "weak" under NumPy's promotion rules (NEP 50), so ``float32_array * c`` stays
+    float32; the scalar paths below also skip wrapping the constant and computing its gradient.
+    """
+    t = type(x)
+    if t is float or t is int:
+        return x
+    if isinstance(x, (np.floating, np.integer)):
+        return x.item()
+    return None
+
+
+def _float_tensor(x) -> bool:
+    return isinstance(x, Tensor) and x.data.dtype.kind == "f"
+
+
 def _add_vjp(g, out, a, b):
     return unbroadcast(g, a.shape), unbroadcast(g, b.shape)
 
 
+def _pass_vjp(g, out, a):
+    return (g,)
+
+
 def add(a, b) -> Tensor:
     """a + b (broadcasting)."""
+    if _float_tensor(a) and (c := _scalar(b)) is not None:
+        return _make(a.data + c, (a,), _pass_vjp)
+    if _float_tensor(b) and (c := _scalar(a)) is not None:
+        return _make(c + b.data, (b,), _pass_vjp)
     a, b = operands(a, b)
     return _make(a.data + b.data, (a, b), _add_vjp)
 
@@ -27,8 +56,16 @@ def _sub_vjp(g, out, a, b):
     return unbroadcast(g, a.shape), unbroadcast(-g, b.shape)
 
 
+def _neg_vjp(g, out, a):
+    return (-g,)
+
+
 def sub(a, b) -> Tensor:
     """a − b (broadcasting)."""
+    if _float_tensor(a) and (c := _scalar(b)) is not None:
+        return _make(a.data - c, (a,), _pass_vjp)
+    if _float_tensor(b) and (c := _scalar(a)) is not None:
+        return _make(c - b.data, (b,), _neg_vjp)
     a, b = operands(a, b)
     return _make(a.data - b.data, (a, b), _sub_vjp)
 
@@ -39,6 +76,10 @@ def _mul_vjp(g, out, a, b):
 
 def mul(a, b) -> Tensor:
     """a ⊙ b (broadcasting)."""
+    if _float_tensor(a) and (c := _scalar(b)) is not None:
+        return _make(a.data * c, (a,), lambda g, out, x: (g * c,))
+    if _float_tensor(b) and (c := _scalar(a)) is not None:
+        return _make(c * b.data, (b,), lambda g, out, x: (g * c,))
     a, b = operands(a, b)
     return _make(a.data * b.data, (a, b), _mul_vjp)
 
@@ -48,17 +89,28 @@ def _div_vjp(g, out, a, b):
     return unbroadcast(ga, a.shape), unbroadcast(-ga * out, b.shape)
 
 
+def _rdiv_vjp(g, out, a):  # out = c / a: d/da = −c/a² = −out/a
+    return (-g * out / a,)
+
+
 def div(a, b) -> Tensor:
-    """a / b (broadcasting); d/db = −a/b² = −out/b."""
+    """a / b (broadcasting); d/db = −a/b² = −out/b.  Integer / integer gives the default float dtype."""
+    if _float_tensor(a) and (c := _scalar(b)) is not None:
+        return _make(a.data / c, (a,), lambda g, out, x: (g / c,))
+    if _float_tensor(b) and (c := _scalar(a)) is not None:
+        return _make(c / b.data, (b,), _rdiv_vjp)
     a, b = operands(a, b)
+    if a.data.dtype.kind != "f":
+        a, b = _float(a), _float(b)
     return _make(a.data / b.data, (a, b), _div_vjp)
 
 
-def _neg_vjp(g, out, a):
-    return (-g,)
+def _float(t: Tensor) -> Tensor:
+    return t if t.data.dtype.kind == "f" else Tensor._wrap(t.data.astype(get_default_dtype()))
 
 
 def neg(a) -> Tensor:
+    a = as_tensor(a)
     return _make(-a.data, (a,), _neg_vjp)
 
 
@@ -71,6 +123,8 @@ def pow(a, p) -> Tensor:
         def vjp(g, out, x):
             if p == 2:
                 return (g * x * 2,)
+            if p == 0:  # d/dx x⁰ = 0 everywhere, also at x = 0 (x⁻¹ would give 0·∞ = nan)
+                return (g * 0,)
             return (g * p * x ** (p - 1),)
 
         return _make(a.data ** p, (a,), vjp)
@@ -163,8 +217,11 @@ def cos(a) -> Tensor:
     return _make(np.cos(a.data), (a,), _cos_vjp)
 
 
+_TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)  # a Python float: keeps float32 float32
+
+
 def _erf_vjp(g, out, a):
-    return (g * (2.0 / np.sqrt(np.pi)) * _exp(-(a * a)),)
+    return (g * _TWO_OVER_SQRT_PI * _exp(-(a * a)),)
 
 
 def erf(a) -> Tensor:

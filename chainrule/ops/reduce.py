@@ -7,8 +7,11 @@ softmax/log_softmax/logsumexp shift by the maximum, so they are finite for logit
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
+from ..backend import get_default_dtype
 from ._base import Tensor, _make, _plain, as_tensor
 from .arith import _exp
 from .shape import _broadcast_to
@@ -43,7 +46,10 @@ def sum(a, axis=None, keepdims: bool = False) -> Tensor:  # noqa: A001
 
 
 def mean(a, axis=None, keepdims: bool = False) -> Tensor:
+    """Mean over axes (all by default); an integer tensor gives the default float dtype."""
     a = as_tensor(a)
+    if a.data.dtype.kind != "f":
+        a = Tensor._wrap(a.data.astype(get_default_dtype()))
     axes = _axes(axis, a.ndim)
     shape = a.shape
     n = int(np.prod([shape[i] for i in axes])) if axes else 1
@@ -62,7 +68,7 @@ def var(a, axis=None, ddof: int = 0, keepdims: bool = False, correction: int | N
     axes = _axes(axis, a.ndim)
     n = int(np.prod([a.shape[i] for i in axes])) if axes else 1
     d = a - mean(a, axes, keepdims=True)
-    return sum(d * d, axes, keepdims=keepdims) * (1.0 / max(n - ddof, 0) if n - ddof > 0 else np.inf)
+    return sum(d * d, axes, keepdims=keepdims) * (1.0 / (n - ddof) if n - ddof > 0 else math.inf)
 
 
 def std(a, axis=None, ddof: int = 0, keepdims: bool = False, correction: int | None = None) -> Tensor:

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from ..tensor import _unwrap_index
-from ._base import Tensor, _make, as_tensor, is_t, unbroadcast
+from ._base import Tensor, _make, _share_version, as_tensor, is_t, unbroadcast
 
 
 def _norm_shape(shape) -> tuple:
@@ -28,7 +28,7 @@ def reshape(a, *shape) -> Tensor:
     def vjp(g, out, x):
         return (g.reshape(in_shape),)
 
-    return _make(a.data.reshape(shape), (a,), vjp)
+    return _share_version(_make(a.data.reshape(shape), (a,), vjp), a)
 
 
 def flatten(a, start_dim: int = 0, end_dim: int = -1) -> Tensor:
@@ -48,7 +48,7 @@ def permute(a, *axes) -> Tensor:
     def vjp(g, out, x):
         return (_transpose(g, inv),)
 
-    return _make(a.data.transpose(axes), (a,), vjp)
+    return _share_version(_make(a.data.transpose(axes), (a,), vjp), a)
 
 
 def transpose(a, dim0: int = -2, dim1: int = -1) -> Tensor:
@@ -70,7 +70,7 @@ def expand(a, *shape) -> Tensor:
     def vjp(g, out, x):
         return (unbroadcast(g, in_shape),)
 
-    return _make(np.broadcast_to(a.data, shape), (a,), vjp)
+    return _share_version(_make(np.broadcast_to(a.data, shape), (a,), vjp), a)
 
 
 broadcast_to = expand
@@ -140,7 +140,7 @@ def getitem(a, idx) -> Tensor:
     def vjp(g, out, x):
         return (_scatter(g, idx, in_shape),)
 
-    return _make(a.data[idx], (a,), vjp)
+    return _share_version(_make(a.data[idx], (a,), vjp), a)
 
 
 def concatenate(tensors: Sequence, axis: int = 0) -> Tensor:
