@@ -12,8 +12,8 @@ tanh           tanh x                                               1 − tanh²
 relu           max(0, x)                                            1[x > 0]          (0 at 0)
 leaky_relu     x (x > 0), s·x (x ≤ 0)                               1 or s            (s at 0)
 prelu          leaky_relu with a learnable slope per channel        1 or a; ∂/∂a = x·1[x ≤ 0]
-elu            x (x > 0), α(eˣ − 1) (x ≤ 0)                          1 or out + α = αeˣ (α at 0)
-selu           λ·elu(x, α), α = α₀₁, λ = λ₀₁                         λ or out + λα     (λα at 0)
+elu            x (x > 0), α(eˣ − 1) (x ≤ 0)                          1 or αeˣ          (α at 0)
+selu           λ·elu(x, α), α = α₀₁, λ = λ₀₁                         λ or λαeˣ         (λα at 0)
 celu           max(0, x) + min(0, α(e^{x/α} − 1))                   1 or e^{x/α}      (1 at 0)
 softplus       (1/β)log(1 + e^{βx}), linear above the threshold     σ(βx)
 logsigmoid     log σ(x) = −softplus(−x)                             σ(−x)
@@ -75,6 +75,14 @@ def _absval(x):
         from .arith import abs as _abs_op
         return _abs_op(x)
     return np.abs(x)
+
+
+def _exp_branch(x, c: float, k: float):
+    """1 (x > 0), c·e^{k·x} (x ≤ 0): the ELU-family derivative.  Computed from x, not as out + α, which
+    cancels to 0 for x ≪ 0 (e.g. ELU'(−50) = 1.9e-22, not 0); e^{k·x·1[x≤0]} never overflows."""
+    xd = _plain(x)
+    neg = (xd <= 0).astype(xd.dtype)
+    return (1 - neg) + neg * c * _exp(x * (neg * k))
 
 
 # ------------------------------------------------------------------ sigmoid family
@@ -223,26 +231,23 @@ def prelu(a, weight) -> Tensor:
 
 
 def elu(a, alpha: float = 1.0) -> Tensor:
-    """x for x > 0, α(eˣ − 1) otherwise; derivative 1 or out + α = αeˣ (α at 0).  (spec: ACT-ELU)"""
+    """x for x > 0, α(eˣ − 1) otherwise; derivative 1 or αeˣ (α at 0).  (spec: ACT-ELU)"""
     a = as_tensor(a)
 
     def vjp(g, out, x):
-        pos = _plain(x) > 0
-        return (g * (pos + ~pos * (out + alpha)),)
+        return (g * _exp_branch(x, alpha, 1.0),)
 
     return _make(np.where(a.data > 0, a.data, alpha * np.expm1(np.minimum(a.data, 0))), (a,), vjp)
 
 
 def _selu_vjp(g, out, a):
-    xd = _plain(a)
-    pos = (xd > 0).astype(xd.dtype)
-    return (g * (pos * SELU_SCALE + (1 - pos) * (out + _SELU_LA)),)
+    return (g * (_exp_branch(a, SELU_ALPHA, 1.0) * SELU_SCALE),)
 
 
 def selu(a) -> Tensor:
     """Scaled ELU of self-normalizing networks (Klambauer et al. 2017):
     selu(x) = λx (x > 0), λα(eˣ − 1) (x ≤ 0) with α₀₁ = 1.6732632423543772…, λ₀₁ = 1.0507009873554804…
-    (``SELU_ALPHA``, ``SELU_SCALE``); derivative λ, or selu(x) + λα = λαeˣ (λα at 0 as PyTorch; erratum
+    (``SELU_ALPHA``, ``SELU_SCALE``); derivative λ, or λαeˣ = selu(x) + λα (λα at 0 as PyTorch; erratum
     N20).  Range (−λα, ∞); E[selu(Z)] = 0, E[selu(Z)²] = 1 for Z ~ N(0, 1).  (spec: ACT-SELU)"""
     a = as_tensor(a)
     x = a.data
@@ -251,15 +256,14 @@ def selu(a) -> Tensor:
 
 def celu(a, alpha: float = 1.0) -> Tensor:
     """Continuously differentiable ELU: max(0, x) + min(0, α(e^{x/α} − 1)); derivative 1 or e^{x/α}
-    = out/α + 1 (1 at 0)."""
+    (1 at 0)."""
     if alpha == 0:
         raise ValueError("celu: alpha must be non-zero (the formula divides by alpha)")
     a = as_tensor(a)
     x = a.data
 
     def vjp(g, out, xx):
-        pos = _plain(xx) > 0
-        return (g * (pos + ~pos * (out * (1.0 / alpha) + 1)),)
+        return (g * _exp_branch(xx, 1.0, 1.0 / alpha),)
 
     return _make(np.where(x > 0, x, alpha * np.expm1(np.minimum(x, 0) / alpha)), (a,), vjp)
 
