@@ -1,4 +1,5 @@
-"""Derivative tools built on the engine: grad, jacobian, hessian, hvp, gradcheck, gradgradcheck.
+"""Derivative tools built on the engine: grad, jacobian, hessian, hvp, gradcheck, gradgradcheck,
+input_optimize.
 
 Layouts (spec conventions): ``grad`` has each input's shape (denominator layout); ``jacobian(f, x)``
 has shape ``out.shape + x.shape`` (rows = outputs, numerator layout); ``hessian`` over several
@@ -54,12 +55,14 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph: bool | None = None, c
     return res[0] if single else tuple(res)
 
 
-def _flat_params(x) -> tuple[list[Tensor], bool]:
-    xs, single = _as_list(x)
+def _differentiable(xs: list) -> list[Tensor]:
+    """The inputs as tensors that require grad: a tensor that does not is replaced by a new leaf
+    sharing its data (the caller's tensor is left unchanged)."""
+    out = []
     for t in xs:
-        if not t.requires_grad:
-            t.requires_grad_(True)
-    return xs, single
+        t = t if isinstance(t, Tensor) else Tensor(np.asarray(t, dtype=np.float64))
+        out.append(t if t.requires_grad else Tensor(t.data, requires_grad=True))
+    return out
 
 
 def jacobian(f: Callable, x, create_graph: bool = False) -> Tensor | tuple:
@@ -68,7 +71,7 @@ def jacobian(f: Callable, x, create_graph: bool = False) -> Tensor | tuple:
     ``x`` may be a tensor or a sequence of tensors (then a tuple of Jacobians is returned).
     """
     xs, single = _as_list(x)
-    xs = [t if t.requires_grad else Tensor(t.data, requires_grad=True) for t in xs]
+    xs = _differentiable(xs)
     with enable_grad():
         y = f(*xs)
     m = y.size
@@ -100,6 +103,7 @@ def hessian(f: Callable, x) -> Tensor:
     tensors as positional arguments; for parameters pass ``lambda *ps: loss()``.
     """
     xs, single = _as_list(x)
+    xs = _differentiable(xs)
     with enable_grad():
         y = f(*xs)
     if y.size != 1:
@@ -124,6 +128,7 @@ def hessian(f: Callable, x) -> Tensor:
 def hvp(f: Callable, x, v) -> Tensor | tuple:
     """Hessian-vector product H v = ∇ₓ(∇ₓf(x)·v) by double backward (Pearlmutter), without forming H."""
     xs, single = _as_list(x)
+    xs = _differentiable(xs)
     vs = _as_list(v)[0]
     with enable_grad():
         y = f(*xs)
@@ -175,6 +180,9 @@ def gradcheck(f: Callable, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: 
     for t in xs:
         if t.requires_grad and t.dtype != np.float64:
             raise TypeError(f"gradcheck needs float64 inputs, got {t.dtype}; build them with dtype=np.float64")
+    if not any(t.requires_grad for t in xs):
+        raise ValueError("gradcheck: no input has requires_grad=True, so there is nothing to check; "
+                         "create the inputs with requires_grad=True")
     with enable_grad():
         y = f(*xs)
     outs = [y] if isinstance(y, Tensor) else list(y)
@@ -250,3 +258,31 @@ def check_along_direction(f: Callable, x: Tensor, v: np.ndarray, eps: float = 1e
     base[...] = orig
     return float((g * v).sum()), (fp - fm) / (2 * eps)
 
+
+
+def input_optimize(f: Callable, x, k: int, lr: float = 0.1, steps: int = 100, weight_decay: float = 0.0,
+                   clip: tuple[float, float] | None = None) -> tuple[Tensor, list[float]]:
+    """Gradient ascent on the input ("deep dream", basic form), weights untouched.  (spec: AD-INPUT-OPTIM)
+
+    x ← x + η ∇ₓ[ŷ_k(x) − λ‖x‖²]  for ``steps`` steps, then optionally x ← clip(x, lo, hi).
+    ``f`` maps inputs (N, D) or (D,) to outputs (..., K); for a batch the rows are optimized
+    independently (the objective is the sum over rows).  ∇ₓŷ_k is row k of the input-output Jacobian
+    (AD-JACOBIAN-IO).  Only the input gradient is computed (``grad``), so no parameter's ``.grad`` or
+    value changes.  Returns the optimized input and the history of Σ ŷ_k before each step.
+    """
+    xd = np.array(x.data if isinstance(x, Tensor) else x, copy=True)
+    if xd.dtype.kind != "f":
+        raise TypeError(f"input_optimize needs a floating input, got dtype {xd.dtype}")
+    history: list[float] = []
+    for _ in range(steps):
+        xt = Tensor(xd, requires_grad=True)
+        with enable_grad():
+            y = f(xt)
+            yk = y[..., k].sum()
+            obj = yk - (xt * xt).sum() * weight_decay if weight_decay else yk
+        history.append(float(yk.data))
+        g = grad(obj, xt)
+        xd = xd + g.data * lr
+        if clip is not None:
+            xd = np.clip(xd, clip[0], clip[1]).astype(xd.dtype, copy=False)
+    return Tensor(xd), history
