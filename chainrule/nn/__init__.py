@@ -30,6 +30,8 @@ from .activation import (
                          get_activation,
 )
 from .alpha_dropout import AlphaDropout
+from .batchnorm import BatchNorm1d, BatchNorm2d
+from .conv import Conv1d, Conv2d, ConvBlock, ConvTranspose1d, ConvTranspose2d
 from .dropout import Dropout
 from .linear import Flatten, Identity, Linear, Unflatten
 from .loss import (
@@ -46,6 +48,15 @@ from .loss import (
 )
 from .module import Module, ModuleDict, ModuleList, Parameter, Sequential
 from .normalization import LayerNorm, remove_weight_norm, weight_norm
+from .pooling import (
+    AdaptiveAvgPool1d,
+    AdaptiveAvgPool2d,
+    AvgPool1d,
+    AvgPool2d,
+    GlobalAvgPool2d,
+    MaxPool1d,
+    MaxPool2d,
+)
 
 __all__ = [
     "functional", "init", "ELU", "GELU", "SELU", "LeakyReLU", "LogSoftmax", "ReLU", "Sigmoid", "Sign", "SiLU",

@@ -24,7 +24,17 @@ from scipy import special as _sp
 from .. import ops
 from ..backend import _gen
 from ..ops._base import _plain, as_tensor, is_t, operands
+from ..ops.conv import conv1d, conv2d, conv_transpose1d, conv_transpose2d  # noqa: F401
+from ..ops.pool import (  # noqa: F401
+    adaptive_avg_pool1d,
+    adaptive_avg_pool2d,
+    avg_pool1d,
+    avg_pool2d,
+    max_pool1d,
+    max_pool2d,
+)
 from ..tensor import Tensor, _make
+from .batchnorm import batch_norm  # noqa: F401
 
 _REDUCTIONS = ("mean", "sum", "none")
 

@@ -53,7 +53,17 @@ from .arith import (
     sub,
     where,
 )
+from .conv import conv1d, conv2d, conv_transpose1d, conv_transpose2d
 from .linalg import dot, linear, matmul, outer
+from .pool import (
+    adaptive_avg_pool1d,
+    adaptive_avg_pool2d,
+    avg_pool1d,
+    avg_pool2d,
+    global_avg_pool2d,
+    max_pool1d,
+    max_pool2d,
+)
 from .reduce import argmax, argmin, log_softmax, logsumexp, max, mean, min, softmax, std, sum, var
 from .shape import (
     broadcast_to,

@@ -1,0 +1,567 @@
+"""Convolutions (NCHW / NCL, cross-correlation) as differentiable ops, and convolution arithmetic.
+
+"Convolution" means cross-correlation, as in every deep-learning library (spec: CNN-CONV-DEF)::
+
+    Y[n,k,a,b] = b_k + Σ_c Σ_{i<kH} Σ_{j<kW} W[k,c,i,j] · X̃[n,c, a·s + d·i, b·s + d·j]
+
+with X̃ the input zero-padded by p, W of shape (C_out, C_in/groups, kH, kW) and one bias per output
+channel (spec: CNN-CONV2D, CONV2D-LAYER, CNN-CONV1D, CONV1D-DILATED, CONV-DILATED).  Output size per
+axis o = ⌊(i + 2p − d(k − 1) − 1)/s⌋ + 1 (spec: CNN-CONV-OUTSIZE, CONV-OUTSIZE; errata E16/F1/N28: a
+floor, +2p).
+
+Implementation: im2col + one GEMM.  The input is laid out channel-major, X̃ᵀ of shape (C, N, H, W),
+and the columns (C·kH·kW, N·H_out·W_out) are filled by one strided slice copy per kernel offset
+(kH·kW copies, no loop over pixels or samples); Y = W₂ · cols is a single GEMM (batched over groups).
+The backward reuses the saved columns: ∂L/∂W = Δ colsᵀ (spec: CNN-CONV2D-BACKWARD-W) and ∂L/∂X is a
+*transposed convolution*: dcols = W₂ᵀ Δ scattered back by col2im as kH·kW slice-adds — vectorised and
+deterministic, no ``np.add.at`` (spec: CNN-CONV2D-BACKWARD-X).
+
+Exact higher derivatives.  The three bilinear maps of one convolution geometry,
+
+    conv(X, W) → Y,      conv_t(Δ, W) → X-shaped (= ∂⟨conv(X, W), Δ⟩/∂X),
+    conv_w(X, Δ) → W-shaped (= ∂⟨conv(X, W), Δ⟩/∂W),
+
+are each a primitive op whose vector-Jacobian rules are the other two (all derivatives of the
+trilinear form ⟨conv(X, W), Δ⟩), so with ``create_graph=True`` the backward of a CNN is recorded as
+convolutions and Hessians / Hessian-vector products of CNNs are exact.
+
+``conv_transpose2d`` is ``conv_t`` with PyTorch's weight layout (C_in, C_out/groups, kH, kW) and output
+size o′ = s(i′ − 1) + a + d(k − 1) + 1 − 2p (spec: CONV-TRANSPOSED, errata N30: with the input size i′,
+not the stretched size).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from ._base import Tensor, _make, _plain, as_tensor, is_t, operands
+
+__all__ = [
+    "conv1d", "conv2d", "conv_transpose1d", "conv_transpose2d", "conv_output_size",
+    "conv_transpose_output_size", "same_padding", "conv_matrix", "conv_transpose_via_conv", "convolve2d",
+    "correlate2d", "from_hwck", "to_hwck", "normalized_cross_correlation", "pad_nd",
+]
+
+
+# ----------------------------------------------------------------------------- arithmetic
+def _tuple(v, n: int, name: str) -> tuple:
+    if isinstance(v, (int, np.integer)):
+        return (int(v),) * n
+    t = tuple(int(x) for x in v)
+    if len(t) != n:
+        raise ValueError(f"{name} must be an int or a tuple of {n} ints, got {v!r}")
+    return t
+
+
+def conv_output_size(i: int, k: int, s: int = 1, p: int = 0, d: int = 1) -> int:
+    """o = ⌊(i + 2p − d(k − 1) − 1)/s⌋ + 1 for one axis (input i, kernel k, stride s, padding p each side,
+    dilation d).  Raises ValueError when the effective kernel d(k − 1) + 1 exceeds i + 2p.
+    (spec: CONV-OUTSIZE, CNN-CONV-OUTSIZE, CONV-DILATED; errata E16, F1, N28)"""
+    return _out_size(i, k, s, p, p, d, "conv_output_size")
+
+
+def _out_size(i, k, s, pl, pr, d, who) -> int:
+    eff = d * (k - 1) + 1
+    if k < 1 or s < 1 or d < 1:
+        raise ValueError(f"{who}: kernel size, stride and dilation must be >= 1, got k={k}, s={s}, d={d}")
+    if eff > i + pl + pr:
+        raise ValueError(
+            f"{who}: the effective kernel d(k-1)+1 = {eff} (k={k}, d={d}) is larger than the padded input "
+            f"i + padding = {i} + {pl + pr} = {i + pl + pr}, so the output would have size < 1. Use a "
+            "smaller kernel or dilation, more padding, or a larger input.")
+    return (i + pl + pr - eff) // s + 1
+
+
+def conv_transpose_output_size(i: int, k: int, s: int = 1, p: int = 0, a: int = 0, d: int = 1) -> int:
+    """o′ = s(i′ − 1) + a + d(k − 1) + 1 − 2p (a = output_padding < max(s, d)).  (spec: CONV-TRANSPOSED,
+    errata N30)"""
+    if not 0 <= a < max(s, d):
+        raise ValueError(f"output_padding must be in [0, max(stride, dilation) - 1] = [0, {max(s, d) - 1}], "
+                         f"got {a}")
+    o = s * (i - 1) + a + d * (k - 1) + 1 - 2 * p
+    if o < 1:
+        raise ValueError(f"conv_transpose: output size s(i-1)+a+d(k-1)+1-2p = {o} < 1 for i={i}, k={k}, s={s}, "
+                         f"p={p}, a={a}, d={d}; reduce the padding")
+    return o
+
+
+def same_padding(k: int, d: int = 1) -> tuple[int, int]:
+    """Padding (before, after) that keeps the size at stride 1: total d(k − 1), ⌊total/2⌋ before and the
+    rest after (PyTorch's padding='same').  (spec: CONV-PAD-SAME)"""
+    total = d * (k - 1)
+    return total // 2, total - total // 2
+
+
+def _resolve_padding(padding, ks: tuple, ds: tuple, ss: tuple, who: str) -> tuple:
+    """Per-axis (before, after) pads from an int, a tuple, 'valid', 'same' or 'full'."""
+    n = len(ks)
+    if isinstance(padding, str):
+        mode = padding.lower()
+        if mode == "valid":
+            return ((0, 0),) * n
+        if mode == "same":
+            if any(s != 1 for s in ss):
+                raise ValueError(f"{who}: padding='same' needs stride 1 (got stride {ss}); give the padding "
+                                 "explicitly for strided convolutions")
+            return tuple(same_padding(k, d) for k, d in zip(ks, ds))
+        if mode == "full":  # spec: CONV-PAD-FULL (library extension): p = d(k − 1), o = i + d(k − 1)
+            return tuple((d * (k - 1), d * (k - 1)) for k, d in zip(ks, ds))
+        raise ValueError(f"{who}: padding must be an int, a tuple, 'valid', 'same' or 'full', got {padding!r}")
+    if isinstance(padding, (int, np.integer)):
+        return ((int(padding), int(padding)),) * n
+    pads = tuple(padding)
+    if len(pads) == n and all(isinstance(p, (int, np.integer)) for p in pads):
+        return tuple((int(p), int(p)) for p in pads)
+    if len(pads) == n and all(len(p) == 2 for p in pads):
+        return tuple((int(p[0]), int(p[1])) for p in pads)
+    raise ValueError(f"{who}: padding {padding!r} must be an int, {n} ints, {n} (before, after) pairs, or a string")
+
+
+# ----------------------------------------------------------------------------- geometry and kernels
+class _Geom:
+    """Static description of one 2-D convolution: kernel, stride, dilation, pads, groups and the sizes
+    of its input (H, W) and output (Ho, Wo)."""
+
+    __slots__ = ("kh", "kw", "sh", "sw", "dh", "dw", "pt", "pb", "pl", "pr", "groups", "H", "W", "Ho", "Wo")
+
+    def __init__(self, kh, kw, sh, sw, dh, dw, pt, pb, pl, pr, groups, H, W, who="conv2d"):
+        self.kh, self.kw, self.sh, self.sw, self.dh, self.dw = kh, kw, sh, sw, dh, dw
+        self.pt, self.pb, self.pl, self.pr, self.groups, self.H, self.W = pt, pb, pl, pr, groups, H, W
+        if min(pt, pb, pl, pr) < 0:
+            raise ValueError(f"{who}: padding must be >= 0, got {(pt, pb, pl, pr)}")
+        self.Ho = _out_size(H, kh, sh, pt, pb, dh, who)
+        self.Wo = _out_size(W, kw, sw, pl, pr, dw, who)
+
+    @property
+    def padded(self) -> bool:
+        return bool(self.pt or self.pb or self.pl or self.pr)
+
+    def hs(self, i: int) -> slice:
+        return slice(i * self.dh, i * self.dh + self.sh * (self.Ho - 1) + 1, self.sh)
+
+    def ws(self, j: int) -> slice:
+        return slice(j * self.dw, j * self.dw + self.sw * (self.Wo - 1) + 1, self.sw)
+
+
+def _padded_cnhw(x: np.ndarray, g: _Geom) -> np.ndarray:
+    """X̃ᵀ: the zero-padded input with channels first, (C, N, H + pt + pb, W + pl + pr)."""
+    N, C, H, W = x.shape
+    xt = x.transpose(1, 0, 2, 3)
+    if not g.padded:
+        return xt
+    xp = np.zeros((C, N, H + g.pt + g.pb, W + g.pl + g.pr), dtype=x.dtype)
+    xp[:, :, g.pt:g.pt + H, g.pl:g.pl + W] = xt
+    return xp
+
+
+def _im2col(x: np.ndarray, g: _Geom) -> np.ndarray:
+    """Columns of shape (C, kH, kW, N, Ho, Wo): one strided slice copy per kernel offset."""
+    N, C = x.shape[:2]
+    xp = _padded_cnhw(x, g)
+    cols = np.empty((C, g.kh, g.kw, N, g.Ho, g.Wo), dtype=x.dtype)
+    for i in range(g.kh):
+        hs = g.hs(i)
+        for j in range(g.kw):
+            cols[:, i, j] = xp[:, :, hs, g.ws(j)]
+    return cols
+
+
+def _col2im(dcols: np.ndarray, N: int, C: int, g: _Geom) -> np.ndarray:
+    """Adjoint of ``_im2col``: add each offset's columns back (kH·kW slice-adds), crop the padding and
+    return NCHW.  Deterministic (fixed summation order), no ``np.add.at``."""
+    Hp, Wp = g.H + g.pt + g.pb, g.W + g.pl + g.pr
+    dcols = dcols.reshape(C, g.kh, g.kw, N, g.Ho, g.Wo)
+    dxp = np.zeros((C, N, Hp, Wp), dtype=dcols.dtype)
+    for i in range(g.kh):
+        hs = g.hs(i)
+        for j in range(g.kw):
+            dxp[:, :, hs, g.ws(j)] += dcols[:, i, j]
+    dx = dxp[:, :, g.pt:g.pt + g.H, g.pl:g.pl + g.W].transpose(1, 0, 2, 3)
+    return np.ascontiguousarray(dx)
+
+
+def _gemm_w_cols(w: np.ndarray, cols2: np.ndarray, G: int) -> np.ndarray:
+    """W₂ · cols per group: (K, Cg·kH·kW) × (C·kH·kW, M) → (K, M); one GEMM (batched over groups)."""
+    K = w.shape[0]
+    if G == 1:
+        return w.reshape(K, -1) @ cols2
+    return np.matmul(w.reshape(G, K // G, -1), cols2.reshape(G, -1, cols2.shape[1])).reshape(K, -1)
+
+
+def _k_conv(x: np.ndarray, w: np.ndarray, g: _Geom, keep_cols: bool = False):
+    """Forward conv on arrays → Y (N, K, Ho, Wo) [and the columns]."""
+    N = x.shape[0]
+    K = w.shape[0]
+    cols = _im2col(x, g)
+    y = _gemm_w_cols(w, cols.reshape(-1, N * g.Ho * g.Wo), g.groups)
+    y = np.ascontiguousarray(y.reshape(K, N, g.Ho, g.Wo).transpose(1, 0, 2, 3))
+    return (y, cols) if keep_cols else (y, None)
+
+
+def _dy_kmat(dy: np.ndarray) -> np.ndarray:
+    """Δ (N, K, Ho, Wo) → (K, N·Ho·Wo) contiguous."""
+    N, K = dy.shape[:2]
+    return np.ascontiguousarray(dy.transpose(1, 0, 2, 3)).reshape(K, -1)
+
+
+def _k_conv_t(dy: np.ndarray, w: np.ndarray, g: _Geom, C: int, dyk: np.ndarray | None = None) -> np.ndarray:
+    """Transposed convolution on arrays: ∂⟨conv(X, W), Δ⟩/∂X, shape (N, C, H, W)."""
+    N, K = dy.shape[:2]
+    G = g.groups
+    if dyk is None:
+        dyk = _dy_kmat(dy)
+    if G == 1:
+        dcols = w.reshape(K, -1).T @ dyk
+    else:
+        w3 = w.reshape(G, K // G, -1)
+        dcols = np.matmul(w3.transpose(0, 2, 1), dyk.reshape(G, K // G, -1))
+    return _col2im(dcols, N, C, g)
+
+
+def _k_conv_w(cols: np.ndarray, dy: np.ndarray, w_shape: tuple, g: _Geom,
+              dyk: np.ndarray | None = None) -> np.ndarray:
+    """Weight gradient on arrays: ∂⟨conv(X, W), Δ⟩/∂W = Δ colsᵀ per group, shape of W."""
+    K = w_shape[0]
+    G = g.groups
+    if dyk is None:
+        dyk = _dy_kmat(dy)
+    M = dyk.shape[1]
+    c2 = cols.reshape(G, -1, M)
+    if G == 1:
+        dw = dyk @ c2[0].T
+    else:
+        dw = np.matmul(dyk.reshape(G, K // G, M), c2.transpose(0, 2, 1))
+    return dw.reshape(w_shape)
+
+
+# ----------------------------------------------------------------------------- the three primitives
+def _conv_prim(x: Tensor, w: Tensor, g: _Geom) -> Tensor:
+    """conv(X, W) (no bias).  Rules: dX = conv_t(Δ, W), dW = conv_w(X, Δ)."""
+    need_x, need_w = x.requires_grad, w.requires_grad
+    y, cols = _k_conv(x.data, w.data, g, keep_cols=need_w)
+    C = x.shape[1]
+    w_shape = w.shape
+
+    def vjp(dy, out, X, Wt):
+        if is_t(dy):
+            gx = _conv_t_prim(dy, Wt, g, C) if need_x else None
+            gw = _conv_w_prim(X, dy, w_shape, g) if need_w else None
+            return gx, gw
+        dyk = _dy_kmat(dy)
+        gx = _k_conv_t(dy, Wt, g, C, dyk) if need_x else None
+        gw = _k_conv_w(cols if cols is not None else _im2col(X, g), dy, w_shape, g, dyk) if need_w else None
+        return gx, gw
+
+    return _make(y, (x, w), vjp)
+
+
+def _conv_t_prim(dy: Tensor, w: Tensor, g: _Geom, C: int) -> Tensor:
+    """conv_t(Δ, W): the transposed convolution.  Rules: dΔ = conv(G, W), dW = conv_w(G, Δ)."""
+    dy, w = operands(dy, w)
+    out = _k_conv_t(dy.data, w.data, g, C)
+    need_d, need_w = dy.requires_grad, w.requires_grad
+    w_shape = w.shape
+
+    def vjp(gx, o, D, Wt):
+        if is_t(gx):
+            gd = _conv_prim(gx, Wt, g) if need_d else None
+            gw = _conv_w_prim(gx, D, w_shape, g) if need_w else None
+            return gd, gw
+        cols = _im2col(gx, g)
+        gd = _dy_from_cols(cols, Wt, g) if need_d else None
+        gw = _k_conv_w(cols, D, w_shape, g) if need_w else None
+        return gd, gw
+
+    return _make(out, (dy, w), vjp)
+
+
+def _dy_from_cols(cols, w, g: _Geom) -> np.ndarray:
+    K = w.shape[0]
+    M = int(np.prod(cols.shape[3:]))
+    N = M // (g.Ho * g.Wo)
+    y = _gemm_w_cols(w, cols.reshape(-1, M), g.groups)
+    return np.ascontiguousarray(y.reshape(K, N, g.Ho, g.Wo).transpose(1, 0, 2, 3))
+
+
+def _conv_w_prim(x: Tensor, dy: Tensor, w_shape: tuple, g: _Geom) -> Tensor:
+    """conv_w(X, Δ): the weight gradient as an op.  Rules: dX = conv_t(Δ, G_W), dΔ = conv(X, G_W)."""
+    x, dy = operands(x, dy)
+    cols = _im2col(x.data, g)
+    out = _k_conv_w(cols, dy.data, w_shape, g)
+    need_x, need_d = x.requires_grad, dy.requires_grad
+    C = x.shape[1]
+
+    def vjp(gw, o, X, D):
+        if is_t(gw):
+            gx = _conv_t_prim(D, gw, g, C) if need_x else None
+            gd = _conv_prim(X, gw, g) if need_d else None
+            return gx, gd
+        gx = _k_conv_t(D, gw, g, C) if need_x else None
+        gd = _dy_from_cols(cols, gw, g) if need_d else None
+        return gx, gd
+
+    return _make(out, (x, dy), vjp)
+
+
+# ----------------------------------------------------------------------------- public ops
+def _check_dtypes(who: str, *ts) -> None:
+    dts = {t.dtype for t in ts if t is not None}
+    if len(dts) > 1:
+        raise TypeError(f"{who}: operands have dtypes {sorted(str(d) for d in dts)}; chainrule does not upcast "
+                        "silently. Cast the input or the module (model.double() / x.float()) to one dtype.")
+
+
+def _add_bias(y: Tensor, b: Tensor | None) -> Tensor:
+    if b is None:
+        return y
+    nd = y.ndim
+
+    def vjp(g, out, Y, B):
+        return g, (g.sum(axis=(0,) + tuple(range(2, nd))) if B is not None else None)
+
+    shape = (1, -1) + (1,) * (nd - 2)
+    return _make(y.data + b.data.reshape(shape), (y, b), vjp)
+
+
+def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups: int = 1) -> Tensor:
+    """2-D cross-correlation, ``torch.nn.functional.conv2d`` semantics.  (spec: CNN-CONV2D, CONV2D-LAYER)
+
+    Y[n,k,a,b] = b_k + Σ_c Σ_{i,j} W[k,c,i,j] · X̃[n,c,a·s + d·i, b·s + d·j].  ``input`` (N, C_in, H, W),
+    ``weight`` (C_out, C_in/groups, kH, kW), ``bias`` (C_out,).  ``padding``: int, (pH, pW), ((top, bottom),
+    (left, right)), 'valid', 'same' (stride 1; total d(k−1), ⌊·/2⌋ before — spec: CONV-PAD-SAME) or 'full'
+    (p = d(k−1), spec: CONV-PAD-FULL).  Output H_out = ⌊(H + 2p − d(kH − 1) − 1)/s⌋ + 1 (spec: CONV-OUTSIZE);
+    stride s equals the stride-1 output subsampled, Y_s = Y_1[..., ::s, ::s] (spec: CONV-STRIDE-SUBSAMPLE).
+    """
+    input, weight = operands(input, weight)
+    if bias is not None:
+        bias = as_tensor(bias, weight)
+    _check_dtypes("conv2d", input, weight, bias)
+    if input.ndim != 4:
+        raise ValueError(f"conv2d: expected input of shape (N, C_in, H, W), got {input.shape}; add a batch "
+                         "axis with x.unsqueeze(0) for a single image")
+    if weight.ndim != 4:
+        raise ValueError(f"conv2d: expected weight of shape (C_out, C_in/groups, kH, kW), got {weight.shape}")
+    G = int(groups)
+    N, C, H, W = input.shape
+    K, Cg, kh, kw = weight.shape
+    if G < 1 or C % G or K % G:
+        raise ValueError(f"conv2d: groups={G} must divide both C_in={C} and C_out={K}")
+    if Cg * G != C:
+        raise ValueError(
+            f"conv2d: input has C_in = {C} channels (input shape {input.shape}) but the weight "
+            f"{weight.shape} = (C_out, C_in/groups, kH, kW) expects C_in = {Cg * G} (groups={G}). Check the "
+            "layer's in_channels or the previous layer's out_channels.")
+    if bias is not None and bias.shape != (K,):
+        raise ValueError(f"conv2d: bias must have shape (C_out,) = ({K},), got {bias.shape}")
+    sh, sw = _tuple(stride, 2, "stride")
+    dh, dw = _tuple(dilation, 2, "dilation")
+    (pt, pb), (pl, pr) = _resolve_padding(padding, (kh, kw), (dh, dw), (sh, sw), "conv2d")
+    g = _Geom(kh, kw, sh, sw, dh, dw, pt, pb, pl, pr, G, H, W)
+    return _add_bias(_conv_prim(input, weight, g), bias)
+
+
+def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups: int = 1) -> Tensor:
+    """1-D cross-correlation on (N, C_in, L), weight (C_out, C_in/groups, k):
+    y[n,k,t] = b_k + Σ_c Σ_r W[k,c,r]·x̃[n,c,t·s + d·r]; L_out = ⌊(L + 2p − d(k − 1) − 1)/s⌋ + 1.
+    Computed as conv2d with H = 1.  (spec: CNN-CONV1D, CONV1D-DILATED)"""
+    input, weight = operands(input, weight)
+    if input.ndim != 3:
+        raise ValueError(f"conv1d: expected input of shape (N, C_in, L), got {input.shape}")
+    if weight.ndim != 3:
+        raise ValueError(f"conv1d: expected weight of shape (C_out, C_in/groups, k), got {weight.shape}")
+    (p0, p1), = _resolve_padding(padding, (weight.shape[2],), _tuple(dilation, 1, "dilation"),
+                                 _tuple(stride, 1, "stride"), "conv1d")
+    from .shape import reshape
+    y = conv2d(reshape(input, (input.shape[0], input.shape[1], 1, input.shape[2])),
+               reshape(weight, weight.shape[:2] + (1, weight.shape[2])), bias,
+               (1, _tuple(stride, 1, "stride")[0]), ((0, 0), (p0, p1)), (1, _tuple(dilation, 1, "dilation")[0]),
+               groups)
+    return reshape(y, (y.shape[0], y.shape[1], y.shape[3]))
+
+
+def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups: int = 1,
+                     dilation=1) -> Tensor:
+    """Transposed (fractionally strided) convolution, ``torch.nn.functional.conv_transpose2d`` semantics.
+
+    ``weight`` (C_in, C_out/groups, kH, kW).  It is the adjoint Cᵀ of the convolution sharing the kernel
+    (its input gradient), so ⟨conv(x), y⟩ = ⟨x, conv_transpose(y)⟩; it restores the shape, not the
+    values.  H_out = s(H − 1) + a + d(kH − 1) + 1 − 2p with a = output_padding < max(s, d).
+    Backward = that convolution.  (spec: CONV-TRANSPOSED, CNN-CONV2D-BACKWARD-X; errata N30)
+    """
+    input, weight = operands(input, weight)
+    if bias is not None:
+        bias = as_tensor(bias, weight)
+    _check_dtypes("conv_transpose2d", input, weight, bias)
+    if input.ndim != 4 or weight.ndim != 4:
+        raise ValueError(f"conv_transpose2d: expected input (N, C_in, H, W) and weight (C_in, C_out/groups, kH, kW), "
+                         f"got {input.shape} and {weight.shape}")
+    G = int(groups)
+    N, Ci, Hi, Wi = input.shape
+    if weight.shape[0] != Ci:
+        raise ValueError(f"conv_transpose2d: input has C_in = {Ci} channels (shape {input.shape}) but the weight "
+                         f"{weight.shape} = (C_in, C_out/groups, kH, kW) expects {weight.shape[0]}")
+    if Ci % G:
+        raise ValueError(f"conv_transpose2d: groups={G} must divide C_in={Ci}")
+    kh, kw = weight.shape[2:]
+    Co = weight.shape[1] * G
+    sh, sw = _tuple(stride, 2, "stride")
+    dh, dw = _tuple(dilation, 2, "dilation")
+    ah, aw = _tuple(output_padding, 2, "output_padding")
+    ph, pw = _tuple(padding, 2, "padding")
+    Ho = conv_transpose_output_size(Hi, kh, sh, ph, ah, dh)
+    Wo = conv_transpose_output_size(Wi, kw, sw, pw, aw, dw)
+    g = _Geom(kh, kw, sh, sw, dh, dw, ph, ph, pw, pw, G, Ho, Wo, "conv_transpose2d")
+    if (g.Ho, g.Wo) != (Hi, Wi):  # output_padding >= stride (allowed when < dilation): pad the input
+        from .shape import pad
+        input = pad(input, ((0, 0), (0, 0), (0, g.Ho - Hi), (0, g.Wo - Wi)))
+    return _add_bias(_conv_t_prim(input, weight, g, Co), bias)
+
+
+def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups: int = 1,
+                     dilation=1) -> Tensor:
+    """1-D transposed convolution on (N, C_in, L), weight (C_in, C_out/groups, k).  (spec: CONV-TRANSPOSED)"""
+    input, weight = operands(input, weight)
+    from .shape import reshape
+    y = conv_transpose2d(reshape(input, (input.shape[0], input.shape[1], 1, input.shape[2])),
+                         reshape(weight, weight.shape[:2] + (1, weight.shape[2])), bias,
+                         (1, _tuple(stride, 1, "stride")[0]), (0, _tuple(padding, 1, "padding")[0]),
+                         (0, _tuple(output_padding, 1, "output_padding")[0]), groups,
+                         (1, _tuple(dilation, 1, "dilation")[0]))
+    return reshape(y, (y.shape[0], y.shape[1], y.shape[3]))
+
+
+# ----------------------------------------------------------------------------- padding modes
+def pad_nd(x, pads: Sequence[tuple[int, int]], mode: str = "zeros") -> Tensor:
+    """Pad the trailing len(pads) axes by (before, after) each: 'zeros' | 'circular' | 'reflect' |
+    'replicate' (``Conv2d(padding_mode=...)``).  Circular padding makes convolution exactly
+    translation-equivariant under circular shifts (spec: CONV2D-LAYER, CONV1D-DILATED)."""
+    from .shape import getitem, pad
+    x = as_tensor(x)
+    n = len(pads)
+    lead = x.ndim - n
+    if mode == "zeros":
+        return pad(x, ((0, 0),) * lead + tuple(tuple(p) for p in pads))
+    idx = []
+    for (b, a), size in zip(pads, x.shape[lead:]):
+        r = np.arange(-b, size + a)
+        if mode == "circular":
+            if b > size or a > size:
+                raise ValueError(f"circular padding ({b}, {a}) larger than the axis size {size}")
+            r = r % size
+        elif mode == "reflect":
+            if b >= size or a >= size:
+                raise ValueError(f"reflect padding ({b}, {a}) must be smaller than the axis size {size}")
+            r = np.abs(r)
+            r = np.where(r >= size, 2 * (size - 1) - r, r)
+        elif mode == "replicate":
+            r = np.clip(r, 0, size - 1)
+        else:
+            raise ValueError(f"padding_mode must be 'zeros', 'circular', 'reflect' or 'replicate', got {mode!r}")
+        idx.append(r)
+    grids = np.ix_(*idx)
+    return getitem(x, (slice(None),) * lead + tuple(grids))
+
+
+# ----------------------------------------------------------------------------- references and helpers
+def conv_matrix(weight, input_size, stride=1, padding=0, dilation=1) -> np.ndarray:
+    """The convolution as a sparse matrix, dense here: y.ravel() = C · x.ravel() per sample (row-major;
+    shape (C_out·∏o, C_in·∏i)).  Weight (C_out, C_in, k) or (C_out, C_in, kH, kW); ``input_size`` = i or
+    (iH, iW).  Backward ∂L/∂x = Cᵀ ∂L/∂y; the transposed convolution is Cᵀ.  (spec: CONV-AS-MATRIX,
+    CONV1D-DILATED: row i of a 1-D conv has w_j in column i·s + j·d − p)"""
+    w = np.asarray(_plain(weight), dtype=np.float64)
+    nd = w.ndim - 2
+    if nd not in (1, 2):
+        raise ValueError(f"conv_matrix: weight must be (C_out, C_in, k) or (C_out, C_in, kH, kW), got {w.shape}")
+    isz = _tuple(input_size, nd, "input_size")
+    ss, ps, ds = _tuple(stride, nd, "stride"), _tuple(padding, nd, "padding"), _tuple(dilation, nd, "dilation")
+    ks = w.shape[2:]
+    osz = tuple(conv_output_size(i, k, s, p, d) for i, k, s, p, d in zip(isz, ks, ss, ps, ds))
+    K, C = w.shape[:2]
+    M = np.zeros((K,) + osz + (C,) + isz)
+    for o in np.ndindex(*osz):
+        for kk in np.ndindex(*ks):
+            pos = tuple(oi * s + ki * d - p for oi, ki, s, d, p in zip(o, kk, ss, ds, ps))
+            if all(0 <= q < i for q, i in zip(pos, isz)):
+                M[(slice(None),) + o + (slice(None),) + pos] += w[(slice(None), slice(None)) + kk]
+    return M.reshape(K * int(np.prod(osz)), C * int(np.prod(isz)))
+
+
+def conv_transpose_via_conv(x, w, stride=1, padding=0, output_padding=0) -> np.ndarray:
+    """Reference transposed convolution through a direct one (wasteful, for tests): 1. stretch the input
+    with s − 1 zeros between units, 2. pad k − p − 1 per side plus a at the bottom/right (negative =
+    crop), 3. unit-stride cross-correlation with the kernel rotated 180° and in/out channels swapped.
+    ``x`` (N, C_in, H, W), ``w`` (C_in, C_out, kH, kW) as conv_transpose2d.  (spec: CONV-TRANSPOSED-EQUIV,
+    errata N31: the rotated kernel)"""
+    x = np.asarray(_plain(x), dtype=np.float64)
+    w = np.asarray(_plain(w), dtype=np.float64)
+    sh, sw = _tuple(stride, 2, "stride")
+    ph, pw = _tuple(padding, 2, "padding")
+    ah, aw = _tuple(output_padding, 2, "output_padding")
+    N, C, H, W = x.shape
+    kh, kw = w.shape[2:]
+    st = np.zeros((N, C, (H - 1) * sh + 1, (W - 1) * sw + 1))
+    st[:, :, ::sh, ::sw] = x
+    pads = [(kh - ph - 1, kh - ph - 1 + ah), (kw - pw - 1, kw - pw - 1 + aw)]
+    for ax, (b, a) in zip((2, 3), pads):
+        st = np.pad(st, [(0, 0)] * ax + [(max(b, 0), max(a, 0))] + [(0, 0)] * (3 - ax))
+        n = st.shape[ax]
+        st = st.take(np.arange(max(-b, 0), n - max(-a, 0)), axis=ax)
+    wf = w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3)
+    with_grad = conv2d(Tensor._wrap(st), Tensor._wrap(np.ascontiguousarray(wf)))
+    return with_grad.data
+
+
+def correlate2d(x, k) -> np.ndarray:
+    """Valid 2-D cross-correlation of two 2-D arrays: Σᵢⱼ h(a + i, b + j)k(i, j).  (spec: CNN-CONV-DEF)"""
+    x = np.asarray(_plain(x))
+    k = np.asarray(_plain(k))
+    return conv2d(Tensor._wrap(x[None, None]), Tensor._wrap(k[None, None].astype(x.dtype))).data[0, 0]
+
+
+def convolve2d(x, k, mode: str = "valid") -> np.ndarray:
+    """True 2-D convolution (h ∗ k)(a, b) = Σᵢⱼ h(a − i, b − j)k(i, j) of 2-D arrays = cross-correlation
+    with the kernel flipped on both axes.  ``mode`` 'valid' or 'full' (the full convolution commutes).
+    (spec: CNN-CONV-DEF, CONV2D-LAYER: [S3]'s true convolution is conv2d with the flipped kernel)"""
+    x = np.asarray(_plain(x))
+    k = np.asarray(_plain(k))
+    if x.ndim != 2 or k.ndim != 2:
+        raise ValueError(f"convolve2d works on 2-D arrays, got shapes {x.shape} and {k.shape}")
+    dt = np.result_type(x.dtype, k.dtype, np.float32)
+    kf = np.ascontiguousarray(k[::-1, ::-1]).astype(dt)[None, None]
+    pad = "full" if mode == "full" else 0
+    if mode not in ("valid", "full"):
+        raise ValueError(f"convolve2d: mode must be 'valid' or 'full', got {mode!r}")
+    return conv2d(Tensor._wrap(x.astype(dt)[None, None]), Tensor._wrap(kf), padding=pad).data[0, 0]
+
+
+def normalized_cross_correlation(image, template) -> np.ndarray:
+    """Valid map ⟨X_ab, T⟩ / (‖X_ab‖·‖T‖) of every template-sized window X_ab with the template.
+    By Cauchy–Schwarz it is ≤ 1, with equality iff X_ab = cT, c > 0 — a template copy scores exactly 1.
+    (spec: CONV2D-EDGE-TEMPLATE)"""
+    x = np.asarray(_plain(image), dtype=np.float64)
+    t = np.asarray(_plain(template), dtype=np.float64)
+    num = correlate2d(x, t)
+    energy = correlate2d(x * x, np.ones_like(t))
+    den = np.sqrt(np.maximum(energy, 0)) * np.linalg.norm(t)
+    return np.divide(num, den, out=np.zeros_like(num), where=den > 0)
+
+
+def from_hwck(kernel) -> np.ndarray:
+    """Tutorial kernel layout K[m, n, c, k] (f, f, C_in, C_out) → library W[k, c, m, n].  The tutorial's
+    1-based M_{i,j,k} = Σ_cΣ_mΣ_n x_{i+m−1, j+n−1, c} w_{m,n,c,k} + b_k is conv2d with X[n, c, i−1, j−1] and
+    W[k, c, m−1, n−1] = K[m, n, c, k].  (spec: CNN-CONV-VOLUME)"""
+    k = np.asarray(_plain(kernel))
+    if k.ndim != 4:
+        raise ValueError(f"from_hwck: expected a kernel (f, f, C_in, C_out), got shape {k.shape}")
+    return np.ascontiguousarray(k.transpose(3, 2, 0, 1))
+
+
+def to_hwck(weight) -> np.ndarray:
+    """Library W (C_out, C_in, kH, kW) → tutorial layout (kH, kW, C_in, C_out); inverse of ``from_hwck``.
+    (spec: CNN-CONV-VOLUME)"""
+    w = np.asarray(_plain(weight))
+    if w.ndim != 4:
+        raise ValueError(f"to_hwck: expected a weight (C_out, C_in, kH, kW), got shape {w.shape}")
+    return np.ascontiguousarray(w.transpose(2, 3, 1, 0))
