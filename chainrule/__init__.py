@@ -22,4 +22,13 @@ def tensor(data, requires_grad: bool = False, dtype=None) -> Tensor:
 
 from . import data, io, models, nn, optim  # noqa: E402
 from .data import DataLoader, TensorDataset  # noqa: E402
-from .autodiff import grad, gradcheck, gradgradcheck, hessian, hvp, input_optimize, jacobian  # noqa: E402
+from .autodiff import (  # noqa: E402
+    batch_jacobian,
+    grad,
+    gradcheck,
+    gradgradcheck,
+    hessian,
+    hvp,
+    input_optimize,
+    jacobian,
+)

@@ -95,6 +95,26 @@ def jacobian(f: Callable, x, create_graph: bool = False) -> Tensor | tuple:
     return out[0] if single else out
 
 
+def batch_jacobian(f: Callable, x: Tensor) -> Tensor:
+    """Per-sample input-output Jacobians ∂f(x)_n/∂x_n, shape (N, K, D) for x (N, D) → f(x) (N, K).
+
+    The rows of a batch must not interact (no batch statistics); then K reverse passes suffice: pass k
+    sends the cotangent e_k to every row.  (spec: AD-JACOBIAN-IO)
+    """
+    (xt,) = _differentiable([x])
+    with enable_grad():
+        y = f(xt)
+    if y.ndim != 2 or xt.ndim < 2 or y.shape[0] != xt.shape[0]:
+        raise ValueError(f"batch_jacobian needs x (N, ...) and f(x) (N, K); got {xt.shape} -> {y.shape}")
+    N, K = y.shape
+    J = np.zeros((N, K) + xt.shape[1:], dtype=y.dtype)
+    for k in range(K):
+        e = np.zeros(y.shape, dtype=y.dtype)
+        e[:, k] = 1
+        J[:, k] = grad(y, xt, grad_outputs=Tensor._wrap(e), retain_graph=k < K - 1, materialize=True).data
+    return Tensor._wrap(J)
+
+
 def hessian(f: Callable, x) -> Tensor:
     """Exact Hessian of a scalar f by double backward.
 
