@@ -2,67 +2,91 @@
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
-from .optimizer import Optimizer
+from .optimizer import Optimizer, check_lr, check_range
 
 
 class Adam(Optimizer):
-    r"""Adam (Kingma & Ba), PyTorch's algorithm.  With g (+ λw if ``weight_decay``), step t:
+    r"""Adam (Kingma & Ba), PyTorch's algorithm.  (spec: OPT-ADAM)
 
-        m ← β₁m + (1 − β₁)g,   v ← β₂v + (1 − β₂)g²
-        m̂ = m/(1 − β₁ᵗ),  v̂ = v/(1 − β₂ᵗ)      (bias correction: m, v start at 0)
+    With g (+ λw if ``weight_decay``: coupled L2), step t, m and v starting at 0:
+
+        m ← β₁ m + (1 − β₁) g,      v ← β₂ v + (1 − β₂) g²
+        m̂ = m / (1 − β₁ᵗ),          v̂ = v / (1 − β₂ᵗ)          (bias correction)
         w ← w − η m̂ / (√v̂ + ε)
 
-    ``amsgrad=True`` uses v_max = max(v_max, v) in place of v.  (spec: OPT-ADAM)
+    computed as PyTorch does: step η/(1 − β₁ᵗ), denominator √v/√(1 − β₂ᵗ) + ε.  ``amsgrad=True``
+    replaces v by v_max ← max(v_max, v).  The first step is −ηg/(|g| + ε).
+    Erratum N6: the notes' (7.51) has no bias correction (first step too large by (1 − β₁)/√(1 − β₂) ≈
+    3.16 at the default betas) and the second moment averages (g⁽ᵗ⁾)², not (g⁽ᵗ⁻¹⁾)².
     """
+
+    _decoupled = False
 
     def __init__(self, params, lr: float = 1e-3, betas: tuple = (0.9, 0.999), eps: float = 1e-8,
                  weight_decay: float = 0.0, amsgrad: bool = False, maximize: bool = False):
-        if lr < 0 or eps < 0 or not (0 <= betas[0] < 1 and 0 <= betas[1] < 1):
-            raise ValueError(f"invalid Adam hyperparameters lr={lr}, betas={betas}, eps={eps}")
+        check_lr(lr)
+        if not isinstance(betas, tuple | list) or len(betas) != 2:
+            raise ValueError(f"betas must be a pair (β₁, β₂), e.g. (0.9, 0.999), got {betas!r}")
+        check_range("betas[0]", betas[0], 0.0, 1.0, high_open=True, hint="β₁ is usually 0.9")
+        check_range("betas[1]", betas[1], 0.0, 1.0, high_open=True, hint="β₂ is usually 0.999")
+        check_range("eps", eps, 0.0, hint="ε is usually 1e-8")
+        check_range("weight_decay", weight_decay, 0.0)
         super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
                                       amsgrad=amsgrad, maximize=maximize))
 
-    def _decay(self, p, g, group):
-        """Coupled L2: g + λw (AdamW overrides this with decoupled decay)."""
-        wd = group["weight_decay"]
-        return g + wd * p.data if wd else g
-
     def step(self, closure=None):
         loss = self._eval_closure(closure)
+        decoupled = self._decoupled
+        state = self.state
         for group in self.param_groups:
             lr, (b1, b2), eps, ams = group["lr"], group["betas"], group["eps"], group["amsgrad"]
+            wd, maximize = group["weight_decay"], group["maximize"]
             for p in group["params"]:
-                if p.grad is None:
+                grad = p.grad
+                if grad is None:
                     continue
-                g = p.grad.data
-                if group["maximize"]:
+                g = grad.data
+                if maximize:
                     g = -g
-                g = self._decay(p, g, group)
-                st = self.state.get(p)
+                if wd:
+                    if decoupled:
+                        p.data *= 1 - lr * wd
+                    else:
+                        g = g + wd * p.data
+                st = state.get(p)
                 if not st:
-                    st = self.state[p] = {"step": 0, "exp_avg": np.zeros_like(p.data),
-                                          "exp_avg_sq": np.zeros_like(p.data)}
+                    st = state[p] = {"step": 0, "exp_avg": np.zeros_like(p.data),
+                                     "exp_avg_sq": np.zeros_like(p.data)}
                     if ams:
                         st["max_exp_avg_sq"] = np.zeros_like(p.data)
                 st["step"] += 1
                 t = st["step"]
                 m, v = st["exp_avg"], st["exp_avg_sq"]
-                m *= b1
-                m += (1 - b1) * g
+                # same operations and rounding order as PyTorch: m.lerp_(g, 1 − β₁),
+                # v·β₂ + ((1 − β₂)g)g, denom = √v/√(1 − β₂ᵗ) + ε, w + (−step·m)/denom
+                tmp = np.subtract(g, m)
+                if 1 - b1 < 0.5:
+                    tmp *= 1 - b1
+                    m += tmp
+                else:
+                    tmp *= 1 - (1 - b1)
+                    np.subtract(g, tmp, out=m)
+                np.multiply(g, 1 - b2, out=tmp)
+                tmp *= g
                 v *= b2
-                v += (1 - b2) * (g * g)
-                bc1 = 1 - b1 ** t
-                bc2 = 1 - b2 ** t
+                v += tmp
                 if ams:
                     vm = st["max_exp_avg_sq"]
                     np.maximum(vm, v, out=vm)
-                    denom = np.sqrt(vm) / math.sqrt(bc2) + eps
+                    np.sqrt(vm, out=tmp)
                 else:
-                    denom = np.sqrt(v) / math.sqrt(bc2) + eps
-                p.data -= (lr / bc1) * (m / denom)
+                    np.sqrt(v, out=tmp)
+                tmp /= (1 - b2 ** t) ** 0.5
+                tmp += eps
+                num = m * (lr / (1 - b1 ** t))
+                np.divide(num, tmp, out=tmp)
+                p.data -= tmp
                 p._version += 1
         return loss
