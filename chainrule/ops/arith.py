@@ -258,15 +258,16 @@ def maximum(a, b) -> Tensor:
     return _make(np.maximum(a.data, b.data), (a, b), _maximum_vjp)
 
 
+def _minimum_vjp(g, out, a, b):
+    ad, bd = _plain(a), _plain(b)
+    w = (ad < bd) + 0.5 * (ad == bd)
+    return unbroadcast(g * w.astype(ad.dtype), a.shape), unbroadcast(g * (1 - w).astype(ad.dtype), b.shape)
+
+
 def minimum(a, b) -> Tensor:
     """Elementwise min; at ties each operand gets half of the gradient (as PyTorch)."""
     a, b = operands(a, b)
-
-    def vjp(g, out, x, y):
-        gy, gx = _maximum_vjp(g, out, y, x)
-        return gx, gy
-
-    return _make(np.minimum(a.data, b.data), (a, b), vjp)
+    return _make(np.minimum(a.data, b.data), (a, b), _minimum_vjp)
 
 
 def where(cond, a, b) -> Tensor:
