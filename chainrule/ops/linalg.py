@@ -55,6 +55,9 @@ def linear(x, weight, bias=None) -> Tensor:
 
         return _make(y, (x, weight), vjp)
     x, bias = operands(x, bias)
+    if bias.shape != weight.shape[:1]:
+        raise ValueError(f"linear: bias has shape {bias.shape} but the weight {weight.shape} = (out, in) "
+                         f"needs a bias of shape ({weight.shape[0]},)")
     y += bias.data
     need_b = bias.requires_grad
 

@@ -115,7 +115,8 @@ def logsumexp(a, axis=-1, keepdims: bool = False) -> Tensor:
     shape = a.shape
     m = np.max(a.data, axis=axes, keepdims=True)
     m = np.where(np.isfinite(m), m, 0)
-    outk = np.log(np.sum(np.exp(a.data - m), axis=axes, keepdims=True)) + m
+    with np.errstate(divide="ignore"):  # all entries −inf: the result is −inf
+        outk = np.log(np.sum(np.exp(a.data - m), axis=axes, keepdims=True)) + m
 
     def vjp(g, out, x):
         ok = out.reshape(_kshape(shape, axes))
