@@ -1,7 +1,7 @@
 """Layers, losses and the Module system."""
 
 from . import alpha_dropout as snn
-from . import functional, init
+from . import functional, init, utils
 from .activation import (
                          CELU,
                          ELU,
@@ -57,6 +57,20 @@ from .pooling import (
     MaxPool1d,
     MaxPool2d,
 )
+from .rnn import (
+    GRU,
+    LSTM,
+    RNN,
+    GRUCell,
+    LSTMCell,
+    PackedSequence,
+    RNNCell,
+    pack_padded_sequence,
+    pack_sequence,
+    pad_packed_sequence,
+    pad_sequence,
+)
+from .stochastic import StochasticBinary, Threshold, bernoulli, reinforce_surrogate, stochastic_binary
 
 __all__ = [
     "functional", "init", "ELU", "GELU", "SELU", "LeakyReLU", "LogSoftmax", "ReLU", "Sigmoid", "Sign", "SiLU",
