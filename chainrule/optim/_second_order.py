@@ -111,7 +111,8 @@ def jacobian_of(out: Tensor, params: Sequence[Tensor], name: str = "Gauss-Newton
 
 
 def loss_hessian_wrt_outputs(y: np.ndarray, loss_fn: Callable) -> tuple[float, np.ndarray, np.ndarray]:
-    """(L, ∇_yL, ∇²_yL) of loss_fn at the outputs y (flattened), for the generalized Gauss-Newton."""
+    """(L, ∇_yL, ∇²_yL) of loss_fn at the outputs y (gradient and Hessian over y flattened), for the
+    generalized Gauss-Newton."""
     yt = Tensor(np.array(y, copy=True), requires_grad=True)
     with enable_grad():
         L = loss_fn(yt)
@@ -141,6 +142,22 @@ def cholesky_solve(A: np.ndarray, b: np.ndarray, rcond: float = 1e-13, refine: i
     for _ in range(refine):  # iterative refinement with the same factor: recovers the digits lost in LLᵀ
         x = x + scipy.linalg.cho_solve((c, low), b - A @ x, check_finite=False)
     return x
+
+
+def solve_abs_eig(A: np.ndarray, b: np.ndarray, rel_floor: float = 1e-8) -> tuple[np.ndarray, float]:
+    """Solve |A| x = b where |A| = Q max(|Λ|, δ) Qᵀ (eigenvalues reflected and floored at
+    δ = rel_floor·max|Λ|): negative curvature becomes positive with the same magnitude, so steps along it
+    have the size a convex model of that curvature would give.  Returns (x, number of modified eigenvalues)."""
+    if not _finite(A, b):
+        raise FloatingPointError("the Hessian or gradient has non-finite entries (overflow/NaN in the loss); "
+                                 "lower the learning rate or add damping")
+    lam, V = np.linalg.eigh(A)
+    floor = rel_floor * max(float(np.abs(lam).max()) if lam.size else 1.0, 1e-300)
+    mod = np.maximum(np.abs(lam), floor)
+    if not np.any(lam > 0):
+        mod = np.maximum(mod, 1.0)  # no curvature information at all: a unit gradient step
+    x = V @ ((V.T @ b) / mod)
+    return x, float(np.sum(mod != lam))
 
 
 def solve_modified_cholesky(A: np.ndarray, b: np.ndarray, beta: float = 1e-3, max_tries: int = 80

@@ -54,7 +54,7 @@ class GaussNewton(Optimizer):
         if isinstance(out, tuple):
             y, loss_fn = out
             J = so.jacobian_of(y, params, "GaussNewton", group["jacobian_mode"])
-            R, gL, HL = so.loss_hessian_wrt_outputs(y.data.ravel(), loss_fn)
+            R, gL, HL = so.loss_hessian_wrt_outputs(y.data, loss_fn)
             A, b = J.T @ HL @ J, -(J.T @ gL)
             r = None
         else:

@@ -17,9 +17,13 @@ class Newton(Optimizer):
 
         (H + λI + τI) δ = −g,       w ← w + η δ
 
-    λ = ``damping``; τ ≥ 0 is added only when H + λI is not positive definite (Cholesky with an added
-    multiple of the identity: τ doubles until the Cholesky factorization succeeds), so δ is always a
-    descent direction.  η = ``lr`` (1 = the full Newton step, exact on a quadratic in one step), or a
+    λ = ``damping``; τ ≥ 0 is added only when H + λI is not positive definite (``modification=
+    'cholesky'``, default: Cholesky with an added multiple of the identity, τ doubling from
+    −min diag + β until the factorization succeeds, Nocedal–Wright Alg. 3.3), so δ is always a descent
+    direction.  A small τ can still give a very long step along negative curvature: use a line search,
+    damping, or ``modification='eigen'``, which replaces H + λI by Q max(|Λ|, δ) Qᵀ (negative eigenvalues
+    reflected; ``state['tau']`` is then the number of modified eigenvalues).
+    η = ``lr`` (1 = the full Newton step, exact on a quadratic in one step), or a
     line search from t₀ = η along δ (``line_search_fn='armijo'|'strong_wolfe'|callable``).
     ``maximize=True`` applies the method to −R.  ``state['tau']`` records the last shift,
     ``state['n_iter']`` the number of steps.
@@ -30,13 +34,16 @@ class Newton(Optimizer):
     """
 
     def __init__(self, params, lr: float = 1.0, damping: float = 0.0, line_search_fn=None,
-                 maximize: bool = False, **line_search_kwargs):
+                 modification: str = "cholesky", maximize: bool = False, **line_search_kwargs):
         check_lr(lr)
+        if modification not in ("cholesky", "eigen"):
+            raise ValueError(f"modification must be 'cholesky' (add τI until positive definite) or 'eigen' "
+                             f"(reflect negative eigenvalues), got {modification!r}")
         check_range("damping", damping, 0.0, hint="damping λ adds λI to the Hessian (Levenberg damping)")
         if line_search_fn is not None:
             get_line_search(line_search_fn)
         super().__init__(params, dict(lr=lr, damping=damping, line_search_fn=line_search_fn,
-                                      maximize=maximize))
+                                      modification=modification, maximize=maximize))
         if len(self.param_groups) != 1:
             raise ValueError("Newton works on all parameters together and supports one parameter group only")
         self.line_search_kwargs = line_search_kwargs
@@ -60,7 +67,10 @@ class Newton(Optimizer):
         s = self._sign()
         f, g, H = s * f, s * g, s * H
         A = H + group["damping"] * np.eye(g.size, dtype=H.dtype) if group["damping"] else H
-        delta, tau = so.solve_modified_cholesky(A, -g)
+        if group["modification"] == "eigen":
+            delta, tau = so.solve_abs_eig(A, -g)
+        else:
+            delta, tau = so.solve_modified_cholesky(A, -g)
         st = self.state.setdefault(params[0], {})
         st["n_iter"] = st.get("n_iter", 0) + 1
         st["tau"] = tau
