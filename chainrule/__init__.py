@@ -21,6 +21,7 @@ def tensor(data, requires_grad: bool = False, dtype=None) -> Tensor:
     return Tensor(arr, requires_grad=requires_grad, dtype=dtype)
 
 from . import data, io, models, nn, optim  # noqa: E402
+from . import presets, train  # noqa: E402
 from .data import DataLoader, TensorDataset  # noqa: E402
 from .autodiff import (  # noqa: E402
     batch_jacobian,
