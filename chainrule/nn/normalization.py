@@ -212,13 +212,13 @@ def weight_norm(module: Module, name: str = "weight", dim: int | None = 0) -> Mo
     to large learning rates; invariant to scaling v, not to re-scaling the data (NORM-INVARIANCES).
     Returns the module (now with ``<name>_g`` and ``<name>_v`` in ``parameters()`` / ``state_dict()``)."""
     params = module._parameters
-    if name not in params or params[name] is None:
-        raise ValueError(f"{type(module).__name__} has no parameter {name!r} to reparametrise "
-                         f"(parameters: {[k for k, p in params.items() if p is not None]})")
     key = "_weight_norm_" + name
     if key in module.__dict__:
         raise RuntimeError(f"weight_norm is already applied to {name!r} of {type(module).__name__}; "
                            "call remove_weight_norm first")
+    if name not in params or params[name] is None:
+        raise ValueError(f"{type(module).__name__} has no parameter {name!r} to reparametrise "
+                         f"(parameters: {[k for k, p in params.items() if p is not None]})")
     w = params[name]
     g0 = norm_except_dim(w, dim)
     if dim is None:
