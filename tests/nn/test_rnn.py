@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from helpers import torch_or_skip
 
 import chainrule as cr
 from chainrule import nn
@@ -28,7 +29,6 @@ from chainrule.nn.rnn import (
 )
 from chainrule.ops import rnn as R
 from chainrule.reference_rnn import elman_bptt, lstm_bptt
-from helpers import torch_or_skip
 
 RTOL, ATOL = 1e-10, 1e-12
 CLASSES = {"RNN": RNN, "LSTM": LSTM, "GRU": GRU}
