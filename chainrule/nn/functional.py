@@ -108,8 +108,23 @@ def l1_loss(input, target, reduction: str = "mean") -> Tensor:
     return _reduce(ops.abs(input - target), reduction)
 
 
+def lp_loss(input, target, p: float = 2.0, reduction: str = "mean") -> Tensor:
+    """Per-sample p-norm of the error over the last axis, ‖ŷ_n − y_n‖_p = (Σ_j |ŷ_nj − y_nj|^p)^{1/p},
+    reduced over the samples.  (spec: LOSS-LP; erratum F5: the norm sums over components j.)
+
+    Relations: Σ_n ‖·‖₁ = l1_loss(reduction='sum'); Σ_n ‖·‖₂² = mse_loss(reduction='sum'); the
+    tutorial's cost J = (1/m)Σ_n ½‖ŷ_n − y_n‖₂² = (K/2)·mse_loss.  Not differentiable where ŷ_n = y_n.
+    """
+    input, target = operands(input, target)
+    _same_shape("lp_loss", input, target)
+    if p <= 0:
+        raise ValueError(f"lp_loss: p must be > 0, got {p}")
+    per = ops.sum(ops.abs(input - target) ** p, -1) ** (1.0 / p)
+    return _reduce(per, reduction)
+
+
 def huber_loss(input, target, reduction: str = "mean", delta: float = 1.0) -> Tensor:
-    """½d² for |d| < δ, δ(|d| − ½δ) otherwise (d = ŷ − y)."""
+    """½d² for |d| < δ, δ(|d| − ½δ) otherwise (d = ŷ − y), as ``torch.nn.functional.huber_loss``."""
     input, target = operands(input, target)
     _same_shape("huber_loss", input, target)
     d = input - target
@@ -124,6 +139,12 @@ def gaussian_nll_loss(input, target, var, full: bool = False, eps: float = 1e-6,
     gradient (as PyTorch).  With var ≡ 1 this is ½·MSE + const.  (spec: LOSS-GAUSSIAN-NLL, LOSS-MLE-KL)"""
     input, target = operands(input, target)
     var = as_tensor(var, input)
+    if var.shape != input.shape:  # PyTorch's rules: one variance per sample, (N, 1) or (N,)
+        if var.shape == input.shape[:-1]:
+            var = ops.unsqueeze(var, -1)
+        elif not (var.shape[:-1] == input.shape[:-1] and var.shape[-1:] == (1,)):
+            raise ValueError(f"gaussian_nll_loss: var has shape {var.shape}; it must have the input's shape "
+                             f"{input.shape}, or that shape with the last axis 1 or removed")
     if np.any(var.data < 0):
         raise ValueError("gaussian_nll_loss: var has negative entries; predict it through softplus or exp")
     clamped = np.maximum(var.data, eps)
@@ -137,8 +158,12 @@ def gaussian_nll_loss(input, target, var, full: bool = False, eps: float = 1e-6,
 
 def poisson_nll_loss(input, target, log_input: bool = True, full: bool = False, eps: float = 1e-8,
                      reduction: str = "mean") -> Tensor:
-    """Poisson NLL: λ − y log λ (+ log y! if ``full``, exactly via lgamma); λ = exp(input) when
-    ``log_input``; gradient e^z − y.  (spec: LOSS-POISSON)"""
+    """Poisson NLL −log(λ^y e^{−λ}/y!) = λ − y log λ (+ log y! if ``full``); exp link: λ = e^z for
+    ``log_input`` (gradient e^z − y), else λ = input (log(λ + eps)).  (spec: LOSS-POISSON)
+
+    ``full`` adds log y! exactly (lgamma(y + 1)), as the spec asks; PyTorch adds Stirling's
+    approximation y log y − y + ½ log(2πy) for y > 1 instead, so only ``full=False`` equals PyTorch.
+    """
     input, target = operands(input, target)
     if log_input:
         loss = ops.exp(input) - target * input
@@ -150,20 +175,49 @@ def poisson_nll_loss(input, target, log_input: bool = True, full: bool = False, 
 
 
 # ------------------------------------------------------------------ classification losses
+_BCE_EPS = float(np.float32(1e-12))  # PyTorch's clamp, a C float
+
+
+def _bce_grad_input(a, y, w):
+    """∂/∂a of −[y log a + (1 − y) log(1 − a)] = (a − y)/(a(1 − a)), denominator clamped at 1e-12 (PyTorch)."""
+    if is_t(a):
+        return (a - y) * w / ops.clip(a * (1.0 - a), _BCE_EPS, None)
+    return (a - y) * w / np.maximum(a * (1.0 - a), _BCE_EPS)
+
+
 def binary_cross_entropy(input, target, weight=None, reduction: str = "mean") -> Tensor:
-    """−[y log a + (1 − y) log(1 − a)] on probabilities a ∈ [0, 1]; each log clamped at ≥ −100
-    (PyTorch).  Prefer ``binary_cross_entropy_with_logits`` (stable).  (spec: LOSS-BCE, LOSS-BERNOULLI)"""
+    """−w[y log a + (1 − y) log(1 − a)] on probabilities a ∈ [0, 1] (Bernoulli NLL, sigmoid link).
+
+    Each log is clamped at ≥ −100 (PyTorch), so a = 0 or 1 gives a finite loss; the gradient
+    (a − y)/(a(1 − a)) has its denominator clamped at 1e-12.  Prefer ``binary_cross_entropy_with_logits``
+    (stable for any logit).  (spec: LOSS-BCE, LOSS-BERNOULLI)
+    """
     input, target = operands(input, target)
     _same_shape("binary_cross_entropy", input, target)
-    if np.any((input.data < 0) | (input.data > 1)) or np.any(np.isnan(input.data)):
-        raise ValueError("binary_cross_entropy: input must be probabilities in [0, 1]; for raw scores "
-                         "use binary_cross_entropy_with_logits")
-    la = ops.clip(ops.log(input), -100.0, None)
-    l1a = ops.clip(ops.log(1.0 - input), -100.0, None)
-    loss = -(target * la + (1.0 - target) * l1a)
-    if weight is not None:
-        loss = loss * weight
-    return _reduce(loss, reduction)
+    a, y = input.data, target.data
+    if np.any((a < 0) | (a > 1)) or np.any(np.isnan(a)):
+        raise ValueError("binary_cross_entropy: input must be probabilities in [0, 1] (got values in "
+                         f"[{np.nanmin(a):.4g}, {np.nanmax(a):.4g}]); for raw scores use "
+                         "binary_cross_entropy_with_logits")
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+    w = 1.0 if weight is None else np.asarray(_plain(weight), dtype=a.dtype)
+    with np.errstate(divide="ignore"):
+        la = np.maximum(np.log(a), -100.0)
+        l1a = np.maximum(np.log(1.0 - a), -100.0)
+    elem = -(y * la + (1.0 - y) * l1a) * w
+    scale = 1.0 / elem.size if reduction == "mean" else 1.0
+    val = elem if reduction == "none" else np.asarray(elem.sum() * scale, dtype=a.dtype)
+
+    def vjp(g, out, x, t):
+        gs = g * scale
+        if is_t(x):
+            lx = ops.clip(ops.log(x), -100.0, None)
+            l1x = ops.clip(ops.log(1.0 - x), -100.0, None)
+            return _bce_grad_input(x, t, w) * gs, (l1x - lx) * w * gs
+        return _bce_grad_input(x, t, w) * gs, (l1a - la) * w * gs
+
+    return _make(np.asarray(val, dtype=a.dtype), (input, target), vjp)
 
 
 def binary_cross_entropy_with_logits(input, target, weight=None, reduction: str = "mean",
@@ -233,7 +287,10 @@ def cross_entropy(input, target, weight=None, reduction: str = "mean", label_smo
     elif t.dtype.kind == "f":
         if t.shape != (N, C):
             raise ValueError(f"cross_entropy: probability target must have shape ({N}, {C}), got {t.shape}")
-        probs = t.astype(input.dtype, copy=False)
+        if isinstance(target, Tensor) and target.requires_grad:  # soft targets can be learned too
+            probs = ops.reshape(target, (N, C))
+        else:
+            probs = t.astype(input.dtype, copy=False)
         onehot = None
     else:
         raise TypeError(f"cross_entropy: target must be integer class indices or float probabilities, got {t.dtype}")
@@ -244,8 +301,9 @@ def cross_entropy(input, target, weight=None, reduction: str = "mean", label_smo
     per = -(logp * (probs if w is None else probs * w)).sum(axis=1)
     if reduction == "mean" and w is not None and onehot is not None:
         return ops.sum(per) * (1.0 / float((w[t]).sum()))
-    out = _reduce(per, reduction)
-    return out
+    if squeeze and reduction == "none":
+        per = ops.reshape(per, ())
+    return _reduce(per, reduction)
 
 
 def _ce_index_fused(input: Tensor, t: np.ndarray, reduction: str) -> Tensor:
@@ -277,7 +335,8 @@ def nll_loss(input, target, weight=None, reduction: str = "mean") -> Tensor:
     input = as_tensor(input)
     _check_logits_targets("nll_loss", input, target)
     t = np.asarray(_plain(target))
-    if input.ndim == 1:
+    squeeze = input.ndim == 1
+    if squeeze:
         input = ops.reshape(input, (1, -1))
         t = t.reshape(1)
     N, C = input.shape
@@ -291,6 +350,8 @@ def nll_loss(input, target, weight=None, reduction: str = "mean") -> Tensor:
         picked = picked * w
         if reduction == "mean":
             return ops.sum(picked) * (1.0 / float(w.sum()))
+    if squeeze and reduction == "none":
+        picked = ops.reshape(picked, ())
     return _reduce(picked, reduction)
 
 
@@ -300,10 +361,9 @@ def kl_div(input, target, reduction: str = "mean", log_target: bool = False) -> 
     input, target = operands(input, target)
     if log_target:
         loss = ops.exp(target) * (target - input)
-    else:
-        q = target.data
-        logq = np.where(q > 0, np.log(np.where(q > 0, q, 1)), 0).astype(input.dtype)
-        loss = target * (Tensor._wrap(logq) - input)
+    else:  # q log q with 0 log 0 = 0 (xlogy); its derivative log q + 1 reaches the target
+        pos = target.data > 0
+        loss = ops.where(pos, target * ops.log(ops.where(pos, target, 1.0)), 0.0) - target * input
     if reduction == "batchmean":
         return ops.sum(loss) * (1.0 / input.shape[0])
     return _reduce(loss, reduction)
@@ -317,13 +377,8 @@ def kl_divergence(q, p, eps: float = 0.0) -> float:
     return float(np.sum(q[mask] * (np.log(q[mask]) - np.log(p[mask] + eps))))
 
 
-def one_hot(y, num_classes: int) -> np.ndarray:
-    """Class indices → one-hot rows (float). (spec: DATA-ONEHOT)"""
-    y = np.asarray(_plain(y))
-    if y.dtype.kind not in "iu":
-        raise ValueError(f"one_hot: labels must be integers, got dtype {y.dtype}")
-    if y.size and (y.min() < 0 or y.max() >= num_classes):
-        raise ValueError(f"one_hot: labels must be in [0, {num_classes - 1}], got [{y.min()}, {y.max()}]")
-    out = np.zeros(y.shape + (num_classes,), dtype=np.float32)
-    np.put_along_axis(out, y[..., None], 1.0, axis=-1)
-    return out
+def one_hot(y, num_classes: int | None = None, dtype=np.float32):
+    """Class indices → one-hot rows along a new last axis; see ``chainrule.data.transforms.one_hot``."""
+    from ..data.transforms import one_hot as _one_hot
+
+    return _one_hot(y, num_classes, dtype)

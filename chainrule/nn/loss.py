@@ -1,4 +1,5 @@
-"""Loss modules: thin wrappers of ``chainrule.nn.functional`` (see it for the NLL view of each)."""
+"""Loss modules: thin wrappers of ``chainrule.nn.functional`` (see it for the NLL view of each,
+spec: LOSS-MLE-RECIPE).  ``reduction``: 'mean' (default, over all elements), 'sum' or 'none'."""
 
 from __future__ import annotations
 
@@ -23,11 +24,15 @@ class MSELoss(_Loss):
 
 
 class L1Loss(_Loss):
+    """mean |ŷ − y| — Laplace NLL up to constants.  (spec: LOSS-LP)"""
+
     def forward(self, input, target):
         return F.l1_loss(input, target, self.reduction)
 
 
 class HuberLoss(_Loss):
+    """½d² for |d| < δ, δ(|d| − ½δ) otherwise, d = ŷ − y."""
+
     def __init__(self, reduction: str = "mean", delta: float = 1.0):
         super().__init__(reduction)
         self.delta = delta
@@ -37,6 +42,8 @@ class HuberLoss(_Loss):
 
 
 class BCELoss(_Loss):
+    """−w[y log a + (1 − y) log(1 − a)] on probabilities — Bernoulli NLL.  (spec: LOSS-BCE, LOSS-BERNOULLI)"""
+
     def __init__(self, weight=None, reduction: str = "mean"):
         super().__init__(reduction)
         self.weight = weight
@@ -46,6 +53,9 @@ class BCELoss(_Loss):
 
 
 class BCEWithLogitsLoss(_Loss):
+    """BCE on logits s: max(s, 0) − sy + log(1 + e^{−|s|}), stable for any s; ∂/∂s = σ(s) − y.
+    (spec: LOSS-BCE, LOSS-BERNOULLI, LOSS-OUTPUT-DELTA)"""
+
     def __init__(self, weight=None, reduction: str = "mean", pos_weight=None):
         super().__init__(reduction)
         self.weight, self.pos_weight = weight, pos_weight
@@ -55,6 +65,9 @@ class BCEWithLogitsLoss(_Loss):
 
 
 class CrossEntropyLoss(_Loss):
+    """−Σ_k y_k log softmax(S)_k from logits, class-index or probability targets — categorical NLL;
+    ∂/∂S = softmax(S) − Y.  (spec: LOSS-CE, LOSS-CATEGORICAL, LOSS-OUTPUT-DELTA)"""
+
     def __init__(self, weight=None, reduction: str = "mean", label_smoothing: float = 0.0):
         super().__init__(reduction)
         self.weight, self.label_smoothing = weight, label_smoothing
@@ -64,6 +77,8 @@ class CrossEntropyLoss(_Loss):
 
 
 class NLLLoss(_Loss):
+    """−log p[target] from log-probabilities (use after LogSoftmax).  (spec: LOSS-CE)"""
+
     def __init__(self, weight=None, reduction: str = "mean"):
         super().__init__(reduction)
         self.weight = weight
@@ -73,6 +88,9 @@ class NLLLoss(_Loss):
 
 
 class GaussianNLLLoss(_Loss):
+    """½(log var + (y − μ)²/var) (+ ½ log 2π if ``full``); called as ``loss(mu, y, var)``.
+    (spec: LOSS-GAUSSIAN-NLL)"""
+
     def __init__(self, full: bool = False, eps: float = 1e-6, reduction: str = "mean"):
         super().__init__(reduction)
         self.full, self.eps = full, eps
@@ -82,6 +100,8 @@ class GaussianNLLLoss(_Loss):
 
 
 class PoissonNLLLoss(_Loss):
+    """e^z − yz (+ log y! if ``full``) for log-rate z — Poisson NLL with exp link.  (spec: LOSS-POISSON)"""
+
     def __init__(self, log_input: bool = True, full: bool = False, eps: float = 1e-8, reduction: str = "mean"):
         super().__init__(reduction)
         self.log_input, self.full, self.eps = log_input, full, eps
@@ -91,6 +111,9 @@ class PoissonNLLLoss(_Loss):
 
 
 class KLDivLoss(_Loss):
+    """q(log q − input) with input = log p; use ``reduction='batchmean'`` for KL(q‖p) per sample.
+    (spec: LOSS-KL-DIVERGENCE)"""
+
     def __init__(self, reduction: str = "mean", log_target: bool = False):
         super().__init__(reduction)
         self.log_target = log_target
