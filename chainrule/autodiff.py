@@ -55,6 +55,10 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph: bool | None = None, c
     return res[0] if single else tuple(res)
 
 
+def _data(v):
+    return v.data if isinstance(v, Tensor) else np.asarray(v)
+
+
 def _differentiable(xs: list) -> list[Tensor]:
     """The inputs as tensors that require grad: a tensor that does not is replaced by a new leaf
     sharing its data (the caller's tensor is left unchanged)."""
@@ -149,7 +153,10 @@ def hvp(f: Callable, x, v) -> Tensor | tuple:
     """Hessian-vector product H v = ∇ₓ(∇ₓf(x)·v) by double backward (Pearlmutter), without forming H."""
     xs, single = _as_list(x)
     xs = _differentiable(xs)
-    vs = _as_list(v)[0]
+    vs = [v] if single else list(v)
+    if len(vs) != len(xs) or any(np.shape(_data(vv)) != t.shape for vv, t in zip(vs, xs)):
+        raise ValueError(f"hvp: v must match x: shapes {[np.shape(_data(vv)) for vv in vs]} given for "
+                         f"inputs of shapes {[t.shape for t in xs]}")
     with enable_grad():
         y = f(*xs)
         gs = grad(y, xs, create_graph=True, materialize=True)

@@ -285,7 +285,10 @@ def test_hvp_equals_H_v_and_fd():
         return np.concatenate([g.data.ravel() for g in cr.grad(loss(*ps), ps)])
     np.testing.assert_allclose(flat_Hv, (grad_at(1) - grad_at(-1)) / (2 * h), atol=1e-6)
     x = t64([1.0, -2.0])
-    np.testing.assert_allclose(cr.hvp(lambda t: (t ** 4).sum(), x, np.array([1.0, 1.0])).data, 12 * x.data ** 2)
+    v = np.array([1.0, -3.0])  # regression: an ndarray v for one tensor x was iterated element by element
+    np.testing.assert_allclose(cr.hvp(lambda t: (t ** 4).sum(), x, v).data, 12 * x.data ** 2 * v)
+    with pytest.raises(ValueError, match="v must match x"):
+        cr.hvp(lambda t: (t ** 4).sum(), x, np.ones(3))
     np.testing.assert_array_equal(cr.hvp(lambda t: t.sum(), x, np.ones(2)).data, 0)
 
 
