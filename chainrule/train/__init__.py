@@ -22,6 +22,7 @@ from .callbacks import (
     LRSchedulerCallback,
     ModelCheckpoint,
     ProgressBar,
+    StopAtTarget,
     TerminateOnNaN,
 )
 from .loop import History, TrainState, as_loader, clip_grad_norm_, evaluate, fit, per_sample_loss, predict
@@ -45,7 +46,8 @@ if _find_spec(__name__ + ".model_selection") is not None:  # written separately 
 __all__ = [
     "fit", "evaluate", "predict", "History", "TrainState", "as_loader", "clip_grad_norm_", "per_sample_loss",
     "callbacks", "metrics", "plots", "Callback", "CSVLogger", "EarlyStopping", "GradientNormLogger",
-    "JSONLogger", "LambdaCallback", "LRSchedulerCallback", "ModelCheckpoint", "ProgressBar", "TerminateOnNaN",
+    "JSONLogger", "LambdaCallback", "LRSchedulerCallback", "ModelCheckpoint", "ProgressBar", "StopAtTarget",
+    "TerminateOnNaN",
     "lr_search", "LRSearchResult", "DEFAULT_LR_GRID", "accuracy", "confusion_matrix", "error_count",
     "error_rate", "mae", "mse", "r2", "rmse", "topk_accuracy", "plot_confusion_matrix", "plot_image_grid",
     "plot_learning_curves", "plot_misclassified",

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 __all__ = ["Callback", "ProgressBar", "EarlyStopping", "ModelCheckpoint", "CSVLogger", "JSONLogger",
-           "LRSchedulerCallback", "GradientNormLogger", "TerminateOnNaN", "LambdaCallback"]
+           "LRSchedulerCallback", "GradientNormLogger", "StopAtTarget", "TerminateOnNaN", "LambdaCallback"]
 
 
 class Callback:
@@ -382,6 +382,27 @@ class GradientNormLogger(Callback):
         for n, p in self._params:
             g = p.grad
             self.norms[n].append(float(np.sqrt(np.vdot(g.data, g.data).real)) if g is not None else 0.0)
+
+
+class StopAtTarget(Callback):
+    """Stop once ``logs[monitor]`` reaches ``target`` (≥ for mode 'max', ≤ for 'min'; 'auto' = max for
+    accuracy-like names).  E.g. the capacity check "can the net fit its training set at all": train until
+    the training accuracy is 1.0 before adding regularization (spec: TRICK-CAPACITY)."""
+
+    def __init__(self, monitor: str = "accuracy", target: float = 1.0, mode: str = "auto"):
+        self.monitor = monitor
+        self.target = float(target)
+        self.mode = _resolve_mode(mode, monitor)
+        self.reached_epoch: int | None = None
+
+    def on_train_begin(self) -> None:
+        self.reached_epoch = None
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, float]) -> None:
+        v = _get_monitor(logs, self.monitor, "StopAtTarget")
+        if (v >= self.target) if self.mode == "max" else (v <= self.target):
+            self.reached_epoch = epoch
+            self.request_stop(f"StopAtTarget: {self.monitor} = {v:.6g} reached {self.target:g} at epoch {epoch}")
 
 
 class TerminateOnNaN(Callback):

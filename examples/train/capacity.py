@@ -24,7 +24,7 @@ import numpy as np
 
 import chainrule as cr
 from chainrule import nn, optim
-from chainrule.train import Callback, evaluate, fit
+from chainrule.train import StopAtTarget, evaluate, fit
 from chainrule.train.plots import new_figure, save_figure
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -42,19 +42,12 @@ def load_subset(n: int, seed: int):
     return X[:n], y[:n], rng.integers(0, 10, n).astype(np.int64), Xt[:2000], yt[:2000]
 
 
-class StopAtPerfect(Callback):
-    """Stop once the training accuracy reaches 1.0 (memorization complete)."""
-
-    def on_epoch_end(self, epoch, logs):
-        if logs.get("accuracy", 0.0) >= 1.0:
-            self.request_stop("100% training accuracy")
-
-
 def train(model, X, y, epochs: int, lr: float, seed: int, progress: bool):
     opt = optim.Adam(model.parameters(), lr=lr)
     t0 = time.perf_counter()
     h = fit(model, nn.CrossEntropyLoss(), opt, (X, y), epochs=epochs, batch_size=100,
-            generator=cr.Generator(seed), callbacks=[StopAtPerfect()], progress=progress, train_metrics="eval")
+            generator=cr.Generator(seed), callbacks=[StopAtTarget("accuracy", 1.0)], progress=progress,
+            train_metrics="eval")
     return h, time.perf_counter() - t0
 
 

@@ -19,6 +19,7 @@ from chainrule.train import (
     LambdaCallback,
     LRSchedulerCallback,
     ModelCheckpoint,
+    StopAtTarget,
     TerminateOnNaN,
     evaluate,
     fit,
@@ -231,3 +232,17 @@ def test_callback_type_checked():
     with pytest.raises(TypeError, match="Callback"):
         fit(model, nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=0.1), (X, y), callbacks=[print],
             progress=False)
+
+
+def test_stop_at_target_for_the_capacity_check():  # spec: TRICK-CAPACITY
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((40, 20)).astype(np.float32)
+    y = rng.integers(0, 3, 40)  # random labels: only memorization can fit them
+    cr.manual_seed(0)
+    model = nn.Sequential(nn.Linear(20, 64), nn.ReLU(), nn.Linear(64, 3))
+    stop = StopAtTarget("accuracy", 1.0)
+    h = fit(model, nn.CrossEntropyLoss(), optim.Adam(model.parameters(), lr=0.01), (X, y), epochs=300,
+            batch_size=40, callbacks=[stop], progress=False, train_metrics="eval")
+    assert h.stopped_early and stop.reached_epoch == h.num_epochs - 1 < 299
+    assert h["accuracy"][-1] == 1.0 and max(h["accuracy"][:-1]) < 1.0
+    assert StopAtTarget("val_loss", 0.1).mode == "min"
