@@ -319,11 +319,13 @@ def evaluate(model, loader: Any, loss_fn: Callable | None = None, metrics: Seque
     if hasattr(model, "eval"):
         model.eval()
     losses, outs, tgts = [], [], []
+    n = 0
     try:
         with no_grad():
             for batch in loader:
                 x, y = _split_batch(batch)
                 out = model(x)
+                n += out.shape[0]
                 if loss_fn is not None:
                     if y is None:
                         raise ValueError("evaluate: the loader yields inputs only; a loss needs (x, y) batches")
@@ -335,10 +337,8 @@ def evaluate(model, loader: Any, loss_fn: Callable | None = None, metrics: Seque
         if hasattr(model, "train"):
             model.train(was_training)
     res: dict[str, float] = {}
-    n = sum(len(o) for o in outs) if outs else 0
     if loss_fn is not None:
         per = np.concatenate(losses) if losses else np.zeros(0)
-        n = per.size
         if n == 0:
             raise ValueError("evaluate: the data set is empty")
         res["loss"] = float(per.mean())

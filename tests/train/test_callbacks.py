@@ -246,3 +246,41 @@ def test_stop_at_target_for_the_capacity_check():  # spec: TRICK-CAPACITY
     assert h.stopped_early and stop.reached_epoch == h.num_epochs - 1 < 299
     assert h["accuracy"][-1] == 1.0 and max(h["accuracy"][:-1]) < 1.0
     assert StopAtTarget("val_loss", 0.1).mode == "min"
+
+
+class _FakeTTY:
+    def __init__(self):
+        import io
+        self.buf = io.StringIO()
+
+    def isatty(self):
+        return True
+
+    def write(self, s):
+        return self.buf.write(s)
+
+    def flush(self):
+        pass
+
+
+def test_progress_bar_quiet_without_tty_and_shown_on_tty(capsys):
+    import io
+
+    from chainrule.train import ProgressBar
+    X, y = _data()
+    model = nn.Linear(4, 2)
+    fit(model, nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=0.1), (X, y), epochs=2, progress=True)
+    assert capsys.readouterr().err == ""          # pytest's stderr is not a terminal: quiet
+    pipe = io.StringIO()
+    bar = ProgressBar(file=pipe)
+    fit(model, nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=0.1), (X, y), epochs=1, callbacks=[bar])
+    assert pipe.getvalue() == "" and not bar.wants_batch_end()
+    tty = _FakeTTY()
+    fit(model, nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=0.1), (X, y), epochs=2,
+        callbacks=[ProgressBar(file=tty)])
+    text = tty.buf.getvalue()
+    assert "epoch 1/2" in text and "epoch 2/2" in text and "2/2" in text and "loss=" in text
+    off = _FakeTTY()
+    fit(model, nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=0.1), (X, y), epochs=1,
+        callbacks=[ProgressBar(enabled=False, file=off)])
+    assert off.buf.getvalue() == ""
