@@ -198,23 +198,25 @@ def affine_warp(x: np.ndarray, M: np.ndarray, t: np.ndarray | None = None, inter
 
 def _sample(x: np.ndarray, si: np.ndarray, sj: np.ndarray, interpolation: str, fill: float) -> np.ndarray:
     N, C, H, W = x.shape
-    n = np.arange(N)[:, None, None]
-    xt = np.moveaxis(x, 1, -1)  # (N, H, W, C): one gather moves all channels
+    flat = np.moveaxis(x, 1, -1).reshape(N * H * W, C)  # one row per pixel: one take moves all channels
+    base = (np.arange(N) * (H * W))[:, None, None]
 
     def gather(ii, jj):
         ok = (ii >= 0) & (ii < H) & (jj >= 0) & (jj < W)
-        vals = xt[n, np.clip(ii, 0, H - 1), np.clip(jj, 0, W - 1)]  # (N, H, W, C)
-        return np.where(ok[..., None], vals, fill)
+        idx = base + np.clip(ii, 0, H - 1) * W + np.clip(jj, 0, W - 1)
+        vals = np.take(flat, idx.ravel(), axis=0).reshape(N, H, W, C)
+        return np.where(ok[..., None], vals, x.dtype.type(fill))
 
     if interpolation == "nearest":
         out = gather(np.rint(si).astype(np.int64), np.rint(sj).astype(np.int64))
     elif interpolation == "bilinear":
-        i0 = np.floor(si).astype(np.int64)
-        j0 = np.floor(sj).astype(np.int64)
-        di = (si - i0)[..., None]
-        dj = (sj - j0)[..., None]
-        out = ((1 - di) * (1 - dj) * gather(i0, j0) + (1 - di) * dj * gather(i0, j0 + 1)
-               + di * (1 - dj) * gather(i0 + 1, j0) + di * dj * gather(i0 + 1, j0 + 1))
+        fi, fj = np.floor(si), np.floor(sj)
+        i0, j0 = fi.astype(np.int64), fj.astype(np.int64)
+        di = (si - fi).astype(x.dtype)[..., None]
+        dj = (sj - fj).astype(x.dtype)[..., None]
+        top = gather(i0, j0) * (1 - dj) + gather(i0, j0 + 1) * dj
+        bot = gather(i0 + 1, j0) * (1 - dj) + gather(i0 + 1, j0 + 1) * dj
+        out = top * (1 - di) + bot * di
     else:
         raise ValueError(f"interpolation must be 'bilinear' or 'nearest', got {interpolation!r}")
     return np.moveaxis(out, -1, 1)
