@@ -88,58 +88,65 @@ def _check4(x: Tensor, who: str) -> None:
 
 
 # ----------------------------------------------------------------------------- max pooling
-def _argmax_windows(x: np.ndarray, g: _PGeom) -> tuple[np.ndarray, np.ndarray]:
-    """(max, offset index u·kW + v of the first maximum) per window."""
-    N, C = x.shape[:2]
+def _windows_source(x: np.ndarray, g: _PGeom) -> np.ndarray:
+    """The array the windows slide over: x itself for non-overlapping unpadded windows, else a copy
+    padded with −∞ (errata F17: max pooling pads with −∞, not zeros)."""
     if g.tiled:
-        xc = x[:, :, :g.Ho * g.kh, :g.Wo * g.kw]
-        win = xc.reshape(N, C, g.Ho, g.kh, g.Wo, g.kw).transpose(0, 1, 2, 4, 3, 5).reshape(N, C, g.Ho, g.Wo, -1)
-        arg = win.argmax(axis=-1)  # first maximum in row-major window order (as PyTorch)
-        best = np.take_along_axis(win, arg[..., None], axis=-1)[..., 0]
-        return best, arg
+        return x
+    N, C = x.shape[:2]
     Hn, Wn = g.padded_shape()
     xp = np.full((N, C, Hn, Wn), -np.inf, dtype=x.dtype)
     xp[:, :, g.ph:g.ph + g.H, g.pw:g.pw + g.W] = x
+    return xp
+
+
+def _window_max(xp: np.ndarray, g: _PGeom) -> np.ndarray:
+    """max over each window: one ``np.maximum`` per kernel offset on strided views."""
     best = xp[:, :, g.hs(0), g.ws(0)].copy()
-    arg = np.zeros(best.shape, dtype=np.int64)
-    o = 0
     for u in range(g.kh):
         for v in range(g.kw):
-            if o:
-                cand = xp[:, :, g.hs(u), g.ws(v)]
-                m = cand > best  # strict: the first maximum is kept at ties
-                np.copyto(best, cand, where=m)
-                arg[m] = o
-            o += 1
-    return best, arg
+            if u or v:
+                np.maximum(best, xp[:, :, g.hs(u), g.ws(v)], out=best)
+    return best
+
+
+def _window_argmax(xp: np.ndarray, best: np.ndarray, g: _PGeom) -> np.ndarray:
+    """Offset index u·kW + v of the *first* maximum of each window in row-major window order (PyTorch's
+    tie rule): offsets are visited last to first, so the earliest one equal to the maximum wins."""
+    K = g.kh * g.kw
+    arg = np.full(best.shape, K - 1, dtype=np.uint8 if K < 256 else np.int64)
+    for o in range(K - 2, -1, -1):
+        u, v = divmod(o, g.kw)
+        np.copyto(arg, o, where=xp[:, :, g.hs(u), g.ws(v)] == best)
+    return arg
 
 
 def _flat_indices(arg: np.ndarray, g: _PGeom) -> np.ndarray:
     """Offset index → flat index h·W + w into each (unpadded) input plane (PyTorch's return_indices)."""
-    u, v = np.divmod(arg, g.kw)
+    u, v = np.divmod(arg.astype(np.int64), g.kw)
     rows = np.arange(g.Ho)[:, None] * g.sh + u * g.dh - g.ph
     cols = np.arange(g.Wo)[None, :] * g.sw + v * g.dw - g.pw
     return rows * g.W + cols
 
 
 def _max_pool_route(dy, arg: np.ndarray, g: _PGeom, x_shape: tuple):
-    """The max-pool backward on arrays: δ to the arg-max of each window (overlaps add)."""
+    """The max-pool backward on arrays: δ to the arg-max of each window (overlaps add), one masked pass
+    per kernel offset."""
     N, C, H, W = x_shape
-    if g.tiled:
-        onehot = arg[..., None] == np.arange(g.kh * g.kw)
-        d = (dy[..., None] * onehot).reshape(N, C, g.Ho, g.Wo, g.kh, g.kw).transpose(0, 1, 2, 4, 3, 5)
-        d = d.reshape(N, C, g.Ho * g.kh, g.Wo * g.kw)
-        if d.shape[2:] == (H, W):
-            return d
+    if g.tiled:  # windows do not overlap: each input gets at most one δ, plain assignment
         dx = np.zeros(x_shape, dtype=dy.dtype)
-        dx[:, :, :d.shape[2], :d.shape[3]] = d
+        o = 0
+        for u in range(g.kh):
+            for v in range(g.kw):
+                np.multiply(dy, arg == o, out=dx[:, :, g.hs(u), g.ws(v)])
+                o += 1
         return dx
     Hn, Wn = g.padded_shape()
     dxp = np.zeros((N, C, Hn, Wn), dtype=dy.dtype)
     o = 0
     for u in range(g.kh):
         for v in range(g.kw):
-            dxp[:, :, g.hs(u), g.ws(v)] += np.where(arg == o, dy, 0)
+            dxp[:, :, g.hs(u), g.ws(v)] += dy * (arg == o)
             o += 1
     return dxp[:, :, g.ph:g.ph + H, g.pw:g.pw + W]
 
@@ -153,26 +160,30 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     x = as_tensor(input)
     _check4(x, "max_pool2d")
     g = _PGeom(x.shape[2], x.shape[3], kernel_size, stride, padding, dilation, ceil_mode)
-    best, arg = _argmax_windows(x.data, g)
+    xp = _windows_source(x.data, g)
+    best = _window_max(xp, g)
     x_shape = x.shape
     cache: dict = {}
+    if return_indices:
+        cache["arg"] = _window_argmax(xp, best, g)
+    del xp  # the backward recomputes the (padded) source from its input
 
-    def flat_global():
-        if "idx" not in cache:
-            N, C = x_shape[:2]
-            base = (np.arange(N * C).reshape(N, C, 1, 1) * (g.H * g.W))
-            cache["idx"] = (_flat_indices(arg, g) + base).ravel()
-        return cache["idx"]
+    def argmax_of(X: np.ndarray) -> np.ndarray:
+        if "arg" not in cache:  # computed on first use: a forward without backward never pays for it
+            cache["arg"] = _window_argmax(_windows_source(X, g), best, g)
+        return cache["arg"]
 
     def vjp(dy, out, X):
         if is_t(dy):  # differentiable form: a scatter-add of δ (its own rule is a gather)
-            flat = _scatter(reshape(dy, (-1,)), flat_global(), (int(np.prod(x_shape)),))
-            return (reshape(flat, x_shape),)
-        return (_max_pool_route(dy, arg, g, x_shape),)
+            N, C = x_shape[:2]
+            base = np.arange(N * C).reshape(N, C, 1, 1) * (g.H * g.W)
+            flat = (_flat_indices(argmax_of(X.data), g) + base).ravel()
+            return (reshape(_scatter(reshape(dy, (-1,)), flat, (int(np.prod(x_shape)),)), x_shape),)
+        return (_max_pool_route(dy, argmax_of(X), g, x_shape),)
 
-    out = _make(np.ascontiguousarray(best), (x,), vjp)
+    out = _make(best, (x,), vjp)
     if return_indices:
-        return out, Tensor._wrap(_flat_indices(arg, g).astype(np.int64))
+        return out, Tensor._wrap(_flat_indices(cache["arg"], g).astype(np.int64))
     return out
 
 

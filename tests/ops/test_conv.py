@@ -37,6 +37,13 @@ def _r(*shape, seed=0):
     return np.random.default_rng(seed).standard_normal(shape)
 
 
+@pytest.fixture(params=["batch-inner", "batch-last"])
+def layout(request, monkeypatch):
+    """Run a test with both column layouts of the im2col kernels (see chainrule.ops.conv._Geom)."""
+    monkeypatch.setattr(C, "_NLAST_MIN", 10**9 if request.param == "batch-inner" else 0)
+    return request.param
+
+
 # ----------------------------------------------------------------------------- PyTorch equality
 GRID = [(k, s, p, d, g) for k, s, p, d, g in itertools.product((1, 2, 3), (1, 2), (0, 1, "same"), (1, 2), (1, 2))
         if not (p == "same" and s != 1)]
@@ -45,6 +52,16 @@ GRID = [(k, s, p, d, g) for k, s, p, d, g in itertools.product((1, 2, 3), (1, 2)
 @pytest.mark.parametrize("k,s,p,d,g", GRID)
 def test_conv2d_equals_torch(k, s, p, d, g):
     # spec: CNN-CONV2D, CONV2D-LAYER, CONV-DILATED, CONV-PAD-SAME
+    _conv2d_vs_torch(k, s, p, d, g)
+
+
+@pytest.mark.parametrize("k,s,p,d,g", GRID[1::5])
+def test_conv2d_equals_torch_batch_last_layout(k, s, p, d, g, monkeypatch):
+    monkeypatch.setattr(C, "_NLAST_MIN", 0)
+    _conv2d_vs_torch(k, s, p, d, g)
+
+
+def _conv2d_vs_torch(k, s, p, d, g):
     torch = torch_or_skip()
     F = torch.nn.functional
     x, w, b = _r(2, 4, 7, 6, seed=k), _r(6, 4 // g, k, k, seed=s), _r(6, seed=d)
@@ -54,7 +71,7 @@ def test_conv2d_equals_torch(k, s, p, d, g):
 
 @pytest.mark.parametrize("k,s,p,a,d,g", [(3, 2, 1, 1, 1, 1), (2, 3, 0, 2, 1, 2), (3, 1, 1, 0, 2, 1), (1, 2, 0, 1, 1, 1),
                                          (4, 2, 1, 0, 1, 2), (3, 2, 0, 1, 3, 1), (3, 3, 2, 2, 2, 1)])
-def test_conv_transpose2d_equals_torch(k, s, p, a, d, g):
+def test_conv_transpose2d_equals_torch(k, s, p, a, d, g, layout):
     # spec: CONV-TRANSPOSED
     torch = torch_or_skip()
     F = torch.nn.functional
@@ -105,13 +122,13 @@ def test_conv_transpose2d_gradcheck(k, s, p, a):
 
 
 @pytest.mark.parametrize("case", [dict(stride=2, padding=1), dict(dilation=2, padding="same"), dict(groups=2)])
-def test_conv2d_gradgradcheck(case):
+def test_conv2d_gradgradcheck(case, layout):
     # the backward is made of convolutions, so second derivatives are exact (create_graph=True)
     x, w, b = t64(_r(1, 2, 5, 5)), t64(_r(2, 2 // case.get("groups", 1), 3, 3, seed=1)), t64(_r(2))
     assert cr.gradgradcheck(lambda x, w, b: cr.tanh(conv2d(x, w, b, **case)), [x, w, b])
 
 
-def test_conv_transpose_and_conv1d_gradgradcheck():
+def test_conv_transpose_and_conv1d_gradgradcheck(layout):
     x, w = t64(_r(1, 2, 3, 3)), t64(_r(2, 2, 3, 3, seed=1))
     assert cr.gradgradcheck(lambda x, w: conv_transpose2d(x, w, stride=2, padding=1, output_padding=1) ** 2, [x, w])
     x1, w1 = t64(_r(2, 2, 7)), t64(_r(3, 2, 3, seed=2))
@@ -185,7 +202,7 @@ def _stride_recipe(delta, w, H, s, p):
 
 
 @pytest.mark.parametrize("H,k,s,p", [(7, 3, 2, 1), (8, 3, 2, 0), (9, 4, 3, 2), (6, 3, 2, 1)])
-def test_input_gradient_stride_recipe(H, k, s, p):
+def test_input_gradient_stride_recipe(H, k, s, p, layout):
     # spec: CNN-CONV2D-BACKWARD-X (stride recipe = conv_transpose2d with output_padding r = central differences)
     x = t64(_r(1, 3, H, H, seed=H))
     w = t64(_r(20, 3, k, k, seed=k))
@@ -539,7 +556,7 @@ def test_shape_errors_are_explicit():
         conv2d(x, cr.Tensor(np.zeros((2, 4, 3, 3))), padding="bogus")
 
 
-def test_col2im_is_deterministic():
+def test_col2im_is_deterministic(layout):
     x = t64(_r(3, 2, 9, 9))
     w = t64(_r(4, 2, 3, 3))
     grads = []
@@ -550,7 +567,7 @@ def test_col2im_is_deterministic():
     np.testing.assert_array_equal(grads[0], grads[1])
     # col2im of all-ones columns counts how many windows cover each input pixel
     g = C._Geom(3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1, 9, 9)
-    cover = C._col2im(np.ones((1, 3, 3, 1, g.Ho, g.Wo)), 1, 1, g)[0, 0]
+    cover = C._col2im(np.ones((1, 3, 3, 1, g.Ho, g.Wo)), 1, 1, g)[0, 0]     # N = C = 1: both layouts alike
     ref = np.zeros((11, 11))
     for a in range(g.Ho):
         for b in range(g.Wo):
