@@ -12,9 +12,11 @@ from .module import Module, Parameter
 
 
 class Linear(Module):
-    """Y = X Wᵀ + b with W of shape (out_features, in_features).  (spec: MLP-FORWARD)
+    """Y = X Wᵀ + b with W of shape (out_features, in_features), X of shape (..., in_features).
+    (spec: MLP-FORWARD, CLS-LINEAR-MODEL)
 
-    Initialised as PyTorch: W, b ~ U(±1/√in_features).
+    Initialised as PyTorch: W, b ~ U(±1/√in_features) (``reset_parameters``); ``generator`` makes the
+    initialisation reproducible independently of the global seed.
     """
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True, dtype=None,
@@ -26,6 +28,10 @@ class Linear(Module):
         self.bias = Parameter(np.empty(out_features, dtype=dt)) if bias else None
         if not bias:
             self.register_parameter("bias", None)
+        self.reset_parameters(generator)
+
+    def reset_parameters(self, generator: Generator | None = None) -> None:
+        """Draw W, b ~ U(±1/√in_features) again."""
         init.default_init_(self.weight, self.bias, generator)
 
     def forward(self, x) -> Tensor:

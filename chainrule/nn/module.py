@@ -4,10 +4,30 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Iterator
+from typing import NamedTuple
 
 import numpy as np
 
 from ..tensor import Tensor
+
+
+class IncompatibleKeys(NamedTuple):
+    missing_keys: list
+    unexpected_keys: list
+
+
+class RemovableHandle:
+    """Returned by ``register_forward_hook``; ``remove()`` unregisters the hook."""
+
+    _next = 0
+
+    def __init__(self, registry: dict):
+        self.registry = registry
+        self.id = RemovableHandle._next
+        RemovableHandle._next += 1
+
+    def remove(self) -> None:
+        self.registry.pop(self.id, None)
 
 
 class Parameter(Tensor):
@@ -92,17 +112,18 @@ class Module:
 
     # ---------------------------------------------------------------- traversal
     def named_modules(self, prefix: str = "") -> Iterator[tuple[str, Module]]:
+        """All modules of the tree, depth first in registration order (PyTorch's order, so
+        ``parameters()`` and ``state_dict()`` list tensors as the equivalent torch model does)."""
         stack = [(prefix, self)]
         seen = set()
         while stack:
-            name, m = stack.pop(0)
+            name, m = stack.pop()
             if id(m) in seen:
                 continue
             seen.add(id(m))
             yield name, m
-            for k, sub in m._modules.items():
-                if sub is not None:
-                    stack.append((f"{name}.{k}" if name else k, sub))
+            subs = [(f"{name}.{k}" if name else k, sub) for k, sub in m._modules.items() if sub is not None]
+            stack.extend(reversed(subs))
 
     def modules(self) -> Iterator[Module]:
         for _, m in self.named_modules():
@@ -205,8 +226,10 @@ class Module:
                     sd[f"{mname}.{k}" if mname else k] = Tensor._wrap(np.array(b.data, copy=True))
         return sd
 
-    def load_state_dict(self, state_dict, strict: bool = True) -> tuple[list, list]:
-        """Copy values in place. ``strict`` errors name missing, unexpected and mis-shaped keys."""
+    def load_state_dict(self, state_dict, strict: bool = True) -> IncompatibleKeys:
+        """Copy values in place (each tensor keeps its dtype and identity, so optimizers holding the
+        parameters stay valid).  ``strict=True``: missing or unexpected keys raise a RuntimeError that
+        names them; mis-shaped entries always raise.  Returns ``(missing_keys, unexpected_keys)``."""
         own = {}
         for mname, m in self.named_modules():
             nonp = m.__dict__.get("_non_persistent", set())
@@ -239,20 +262,31 @@ class Module:
         for k, t in own.items():
             if k in state_dict:
                 v = state_dict[k]
-                v = v.data if isinstance(v, Tensor) else np.asarray(v)
-                if t.data.ndim == 0 or t.data.dtype != v.dtype:
-                    t.data = np.array(v, dtype=t.data.dtype)
-                else:
-                    t.data[...] = v
+                t.data[...] = v.data if isinstance(v, Tensor) else np.asarray(v)  # in place, keeps the dtype
                 t._version += 1
-        return missing, unexpected
+        return IncompatibleKeys(missing, unexpected)
 
     # ---------------------------------------------------------------- call and repr
     def forward(self, *args, **kwargs):
         raise NotImplementedError(f"{type(self).__name__} must implement forward()")
 
     def __call__(self, *args, **kwargs):
-        return self.forward(*args, **kwargs)
+        hooks = self.__dict__.get("_forward_hooks")
+        out = self.forward(*args, **kwargs)
+        if hooks:
+            for hook in list(hooks.values()):
+                r = hook(self, args, out)
+                if r is not None:
+                    out = r
+        return out
+
+    def register_forward_hook(self, hook) -> RemovableHandle:
+        """Call ``hook(module, inputs, output)`` after every forward; a non-None return replaces the
+        output.  Returns a handle whose ``remove()`` unregisters the hook."""
+        hooks = self.__dict__.setdefault("_forward_hooks", OrderedDict())
+        handle = RemovableHandle(hooks)
+        hooks[handle.id] = hook
+        return handle
 
     def extra_repr(self) -> str:
         return ""
@@ -326,6 +360,17 @@ class ModuleList(Module):
     def __getitem__(self, i):
         mods = list(self._modules.values())
         return ModuleList(mods[i]) if isinstance(i, slice) else mods[i]
+
+    def __setitem__(self, i: int, m: Module) -> None:
+        keys = list(self._modules)
+        self._modules[keys[i]] = m
+
+    def insert(self, index: int, m: Module) -> None:
+        mods = list(self._modules.values())
+        mods.insert(index, m)
+        self._modules.clear()
+        for k, sub in enumerate(mods):
+            self._modules[str(k)] = sub
 
     def __len__(self) -> int:
         return len(self._modules)
