@@ -70,7 +70,9 @@ def _differentiable(xs: list) -> list[Tensor]:
 
 
 def jacobian(f: Callable, x, create_graph: bool = False) -> Tensor | tuple:
-    """∂f(x)/∂x with shape ``f(x).shape + x.shape`` (one reverse pass per output element).
+    """∂f(x)/∂x with shape ``f(x).shape + x.shape`` (one reverse pass per output element): rows are
+    outputs, J_ij = ∂f_i/∂x_j, so the chain rule is a matrix product J_{f∘g} = J_f J_g and an element-wise
+    f has diag(f'(x)).  (spec: AD-JACOBIAN-IO, MATH-MATRIX-DERIV)
 
     ``x`` may be a tensor or a sequence of tensors (then a tuple of Jacobians is returned).
     """
@@ -120,7 +122,11 @@ def batch_jacobian(f: Callable, x: Tensor) -> Tensor:
 
 
 def hessian(f: Callable, x) -> Tensor:
-    """Exact Hessian of a scalar f by double backward.
+    """Exact Hessian of a scalar f by double backward: row i = ∇ of ∂f/∂x_i.  (spec: AD-HESSIAN)
+
+    The convex objectives of the notes give closed forms the tests compare with: XᵀX for least
+    squares (MATH-CONVEX-LINREG), Σᵢ xᵢxᵢᵀpᵢ(1 − pᵢ) = XᵀRX for logistic regression (MATH-CONVEX-LOGREG),
+    Σᵢ(diag(pᵢ) − pᵢpᵢᵀ) ⊗ xᵢxᵢᵀ for softmax regression (MATH-CONVEX-SOFTMAX).
 
     ``x`` a tensor → shape ``x.shape + x.shape``; a sequence of tensors (e.g. ``model.parameters()``)
     → the (W, W) Hessian over their concatenation (W = total number of entries).  f takes the
