@@ -23,6 +23,7 @@ def tensor(data, requires_grad: bool = False, dtype=None) -> Tensor:
 from . import data, io, models, nn, optim  # noqa: E402
 from . import presets, train  # noqa: E402
 from . import classic, theory  # noqa: E402
+from . import regularize  # noqa: E402
 from .data import DataLoader, TensorDataset  # noqa: E402
 from .autodiff import (  # noqa: E402
     batch_jacobian,

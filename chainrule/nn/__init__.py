@@ -32,7 +32,7 @@ from .activation import (
 from .alpha_dropout import AlphaDropout
 from .batchnorm import BatchNorm1d, BatchNorm2d
 from .conv import Conv1d, Conv2d, ConvBlock, ConvTranspose1d, ConvTranspose2d
-from .dropout import Dropout
+from .dropout import Dropout, mc_predict
 from .linear import Flatten, Identity, Linear, Unflatten
 from .loss import (
                          BCELoss,

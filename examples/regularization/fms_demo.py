@@ -98,12 +98,14 @@ def run(seeds=(0, 1, 2), steps: int = 2000, lam: float = 1e-4, progress: bool = 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="one seed, 300 steps (smoke test)")
+    ap.add_argument("--out", type=Path, default=OUT)
     args = ap.parse_args()
+    out = args.out
     seeds, steps = ((0,), 300) if args.quick else ((0, 1, 2), 2000)
     rows = run(seeds, steps, progress=True)
-    OUT.mkdir(parents=True, exist_ok=True)
+    out.mkdir(parents=True, exist_ok=True)
     name = "fms_quick" if args.quick else "fms"
-    (OUT / f"{name}.json").write_text(json.dumps({"steps": steps, "lambda": 1e-4, "eps": 0.01, "rows": rows},
+    (out / f"{name}.json").write_text(json.dumps({"steps": steps, "lambda": 1e-4, "eps": 0.01, "rows": rows},
                                                  indent=1))
     import matplotlib
     matplotlib.use("Agg")
@@ -123,7 +125,7 @@ def main() -> None:
     axes[0].legend(fontsize=7)
     fig.suptitle("Flat minimum search (4-16-1 ReLU, 30 noisy points)")
     fig.tight_layout()
-    fig.savefig(OUT / f"{name}.png", dpi=120)
+    fig.savefig(out / f"{name}.png", dpi=120)
     for r in rows:
         print(f"seed {r['seed']}: FMS train {r['fms_train']:.4g} trace {r['fms_trace']:.3g} test {r['fms_test']:.4g} | "
               f"plain@matched train {r['plain_train_matched']:.4g} trace {r['plain_trace_matched']:.3g} "

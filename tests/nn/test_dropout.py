@@ -132,3 +132,18 @@ def test_mc_predict_linear_model():
     assert variances[0] > variances[1] > variances[2] > variances[3] == 0.0
     with pytest.raises(ValueError, match="no dropout"):
         mc_predict(nn.Sequential(nn.Linear(8, 2, dtype=np.float64)), x)
+
+
+def test_mc_predict_keeps_batchnorm_on_running_statistics():
+    # spec: REG-MC-DROPOUT  dropout in train mode, all else eval (BatchNorm on running statistics)
+    bn = nn.BatchNorm1d(4, dtype=np.float64) if "dtype" in nn.BatchNorm1d.__init__.__code__.co_varnames \
+        else nn.BatchNorm1d(4)
+    net = nn.Sequential(nn.Linear(3, 4, dtype=np.float64), bn, Dropout(0.0), nn.Linear(4, 2, dtype=np.float64))
+    net.to(np.float64)
+    x = cr.Tensor(np.random.default_rng(0).standard_normal((5, 3)) * 3 + 1)
+    mean, var = mc_predict(net, x, n_samples=3)
+    net.eval()
+    np.testing.assert_allclose(mean.data, net(x).data, rtol=1e-12)  # p = 0 and running stats: deterministic
+    np.testing.assert_allclose(var.data, 0.0, atol=1e-20)
+    net.train()
+    assert not np.allclose(net(x).data, mean.data)  # batch statistics would differ
