@@ -468,3 +468,26 @@ def test_trace_propagation_records_forward_statistics():
     assert st["pre_var"][0] == pytest.approx(h1.var(), rel=1e-12)
     assert st["act_mean"][0] == pytest.approx(np.maximum(h1, 0).mean(), rel=1e-12)
     assert len(st["pre_mean"]) == 3 and "delta_norm" not in st
+
+
+# ------------------------------------------------------------------ example scripts (smoke)
+@pytest.mark.slow
+@pytest.mark.parametrize("script", ["propagation.py", "vanishing_gradients.py", "mnist_deep.py"])
+def test_init_norm_examples_quick(script, tmp_path):
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+    root = Path(__file__).resolve().parents[2]
+    cmd = [sys.executable, str(root / "examples" / "init_norm" / script), "--quick", "--out", str(tmp_path)]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-2000:]
+    name = script[:-3]
+    assert (tmp_path / f"{name}.json").exists()
+    data = json.loads((tmp_path / f"{name}.json").read_text())
+    if name == "propagation":
+        assert data["table"]["selu|LeCun N(0,1/J)"]["regime"] == "stable"
+        assert "vanishing" in data["table"]["sigmoid|LeCun N(0,1/J)"]["regime"]
+    if name == "vanishing_gradients":
+        assert data["scalar_chain"]["bounds_hold"]
+        assert data["orthogonal_10_layers"]["sigmoid, orthogonal"]["max_ratio"] <= 0.25
