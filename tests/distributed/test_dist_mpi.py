@@ -47,8 +47,10 @@ def _trainer(steps: int, ckpt: Path | None, resume: Path | None) -> list[np.ndar
 @pytest.fixture(scope="module")
 def equivalence_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("mpi_equiv")
-    r = _launch(2, "collectives,equivalence", out)
+    _trainer(15, out / "p1_state.npz", None)  # 1 process, checkpoint at step 15 (mid-epoch: 6 steps/epoch)
+    r = _launch(2, "collectives,equivalence,resume", out)
     assert r.returncode == 0, f"mpiexec failed ({r.returncode}):\n{r.stdout[-3000:]}\n{r.stderr[-3000:]}"
+    (out / "stdout.txt").write_text(r.stdout)
     return out
 
 
@@ -84,16 +86,14 @@ def test_two_process_equals_single_process_50_steps(equivalence_run, opt):
     assert max_diff(_load(equivalence_run / "control_local_sgd.npz"), reference("sgd", 50)) > 1e-3
 
 
-def test_checkpoint_resume_across_worker_counts(tmp_path):
+def test_checkpoint_resume_across_worker_counts(equivalence_run, tmp_path):
     """2 → 1 and 1 → 2 workers: a checkpoint at step 15 continued to step 30 with the other worker count
     ends where the uninterrupted single-process run ends (Adam, float64, within 1e-12)."""
-    _trainer(15, tmp_path / "p1_state.npz", None)  # 1 process, checkpoint at step 15 (mid-epoch: 6 steps/epoch)
-    r = _launch(2, "resume", tmp_path)
-    assert r.returncode == 0, f"mpiexec failed:\n{r.stdout[-3000:]}\n{r.stderr[-3000:]}"
-    assert "written by 1 worker(s); continuing with 2" in r.stdout
+    out = equivalence_run
+    assert "written by 1 worker(s); continuing with 2" in (out / "stdout.txt").read_text()
     ref = reference("adam", 30)
-    assert max_diff(_load(tmp_path / "p2_from_p1.npz"), ref) < 1e-12           # 1 → 2
-    assert max_diff(_trainer(30, tmp_path / "p1_cont.npz", tmp_path / "p2_state.npz"), ref) < 1e-12  # 2 → 1
+    assert max_diff(_load(out / "p2_from_p1.npz"), ref) < 1e-12           # 1 → 2
+    assert max_diff(_trainer(30, tmp_path / "p1_cont.npz", out / "p2_state.npz"), ref) < 1e-12  # 2 → 1
     assert max_diff(_trainer(15, None, None), ref) > 1e-3  # the comparison is sensitive to the step count
 
 
