@@ -9,7 +9,7 @@ MultiStepLR, ExponentialLR, CosineAnnealingLR, CosineAnnealingWarmRestarts, Line
 ReduceLROnPlateau, ..., scale_lr.
 """
 
-from . import line_search, lr_scheduler
+from . import functions, line_search, lr_scheduler
 from .adadelta import Adadelta
 from .adagrad import Adagrad
 from .adam import Adam
@@ -35,5 +35,5 @@ LM = LevenbergMarquardt
 __all__ = [
     "Optimizer", "SGD", "GD", "Momentum", "DeltaDelta", "DeltaBarDelta", "Adagrad", "Adadelta", "RMSprop",
     "Adam", "AdamW", "Quickprop", "Rprop", "Newton", "GaussNewton", "LevenbergMarquardt", "LM",
-    "ConjugateGradient", "CG", "LBFGS", "line_search", "lr_scheduler",
+    "ConjugateGradient", "CG", "LBFGS", "functions", "line_search", "lr_scheduler",
 ]

@@ -122,6 +122,27 @@ def loss_hessian_wrt_outputs(y: np.ndarray, loss_fn: Callable) -> tuple[float, n
     return float(L.data), g, H
 
 
+def ggn_products(y: np.ndarray, loss_fn: Callable, J: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+    """(L, Jᵀ∇_yL, Jᵀ∇²_yL J) without forming the M × M loss Hessian: one Hessian-vector product
+    ∇²_yL·J[:, j] (double backward through the loss only) per column of J (W passes instead of M)."""
+    yt = Tensor(np.array(y, copy=True), requires_grad=True)
+    with enable_grad():
+        L = loss_fn(yt)
+        if not isinstance(L, Tensor) or L.size != 1:
+            raise ValueError("loss_fn(outputs) must return a scalar chainrule Tensor")
+        gL = grad(L, [yt], create_graph=True, materialize=True)
+        gL = gL[0] if isinstance(gL, tuple) else gL
+    g = gL.data.ravel()
+    HJ = np.zeros_like(J)
+    if gL.requires_grad:
+        for j in range(J.shape[1]):
+            hv = grad(gL, [yt], grad_outputs=Tensor._wrap(J[:, j].reshape(y.shape).astype(gL.dtype)),
+                      retain_graph=True, materialize=True)
+            hv = hv[0] if isinstance(hv, tuple) else hv
+            HJ[:, j] = hv.data.ravel()
+    return float(L.data), J.T @ g, J.T @ HJ
+
+
 def _finite(*arrays) -> bool:
     return all(np.all(np.isfinite(a)) for a in arrays)
 

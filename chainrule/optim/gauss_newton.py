@@ -54,8 +54,8 @@ class GaussNewton(Optimizer):
         if isinstance(out, tuple):
             y, loss_fn = out
             J = so.jacobian_of(y, params, "GaussNewton", group["jacobian_mode"])
-            R, gL, HL = so.loss_hessian_wrt_outputs(y.data, loss_fn)
-            A, b = J.T @ HL @ J, -(J.T @ gL)
+            R, Jg, A = so.ggn_products(y.data, loss_fn, J)
+            A, b = 0.5 * (A + A.T), -Jg
             r = None
         else:
             J = so.jacobian_of(out, params, "GaussNewton", group["jacobian_mode"])

@@ -78,8 +78,9 @@ class LevenbergMarquardt(Optimizer):
         r = out.data.ravel().astype(np.float64)
         R = 0.5 * float(r @ r)
         R0 = R
-        J = so.jacobian_of(out, params, "LevenbergMarquardt", grp["jacobian_mode"])
         for _ in range(grp["max_iter"]):
+            # the Jacobian at the current point (computed only when an iteration needs it)
+            J = so.jacobian_of(out, params, "LevenbergMarquardt", grp["jacobian_mode"])
             gJ = J.T @ r
             if float(np.linalg.norm(gJ)) < grp["tol"]:
                 st["converged"] = True
@@ -114,10 +115,6 @@ class LevenbergMarquardt(Optimizer):
             if not accepted:
                 break
             st["n_iter"] += 1
-            r, R = r_new, R_new
+            out, r, R = new, r_new, R_new
             st["history"].append(R)
-            J = so.jacobian_of(new, params, "LevenbergMarquardt", grp["jacobian_mode"])
-        else:
-            if float(np.linalg.norm(J.T @ r)) < grp["tol"]:
-                st["converged"] = True
         return R0
