@@ -301,13 +301,15 @@ class DataParallelTrainer:
         opt.step()
         return float(loss.data)
 
-    def fit(self, epochs: int, max_steps: int | None = None) -> dict[str, list]:
+    def fit(self, epochs: int, max_steps: int | None = None, total_epochs: int | None = None) -> dict[str, list]:
         """Train until ``epochs`` epochs are complete (counting those of a resumed run) or ``max_steps``
-        global steps were taken in total."""
+        global steps were taken in total.  ``total_epochs``: only for the log lines ("epoch 3/10") when
+        ``fit`` is called one epoch at a time."""
         if not isinstance(epochs, int) or epochs < 0:
             raise ValueError(f"epochs must be a non-negative integer, got {epochs!r}")
         c = self.comm
         bar = None
+        shown = total_epochs if total_epochs is not None else epochs
         try:
             while self.epoch < epochs:
                 if max_steps is not None and self.global_step >= max_steps:
@@ -318,7 +320,7 @@ class DataParallelTrainer:
                 self.loader.set_epoch(self.epoch)
                 if self.progress and c.rank == 0:
                     from tqdm.auto import tqdm
-                    bar = tqdm(total=len(self.loader), desc=f"epoch {self.epoch + 1}/{epochs}", leave=False)
+                    bar = tqdm(total=len(self.loader), desc=f"epoch {self.epoch + 1}/{shown}", leave=False)
                 stopped = False
                 for x, y in self.loader:
                     local = self._step(x, y)
@@ -353,7 +355,7 @@ class DataParallelTrainer:
                     for k in ("loss", "accuracy"):
                         if k in ev:
                             self.history.setdefault("val_" + k, []).append(ev[k])
-                msg = f"epoch {self.epoch + 1}/{epochs}: loss {self.history['loss'][-1]:.5f}"
+                msg = f"epoch {self.epoch + 1}/{shown}: loss {self.history['loss'][-1]:.5f}"
                 if "val_loss" in self.history:
                     msg += f"  val_loss {self.history['val_loss'][-1]:.5f}"
                 if "val_accuracy" in self.history:
