@@ -66,13 +66,13 @@ def _mb(b: int | None) -> str:
 
 
 def run_workload(mod, seconds: float, repeat: int, warmup: float, seed: int, memory: bool,
-                 stat: str = "best") -> dict:
+                 stat: str = "best", clock: str = "wall") -> dict:
     from chainrule.utils.benchmark import peak_memory_chainrule, peak_memory_torch, time_interleaved
     t0 = time.perf_counter()
     cr_step, cr_n = mod.make("chainrule", seed)
     th_step, th_n = mod.make("torch", seed)
     res = time_interleaved({"chainrule": (cr_step, cr_n), "torch": (th_step, th_n)}, seconds=seconds,
-                           repeat=repeat, warmup=warmup)
+                           repeat=repeat, warmup=warmup, clock=clock)
     out = {
         "name": mod.NAME, "description": mod.DESCRIPTION, "target": float(mod.TARGET),
         "data": getattr(mod, "SOURCE", None),
@@ -88,6 +88,13 @@ def run_workload(mod, seconds: float, repeat: int, warmup: float, seed: int, mem
         out["torch"]["peak_mem_bytes"] = peak_memory_torch(th_step)
     out["wall_s"] = time.perf_counter() - t0
     return out
+
+
+def _loadavg() -> list[float] | None:
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except (OSError, AttributeError):
+        return None
 
 
 def machine_info(torch_threads: int) -> dict:
@@ -137,6 +144,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--torch-threads", type=int, default=None,
                     help="torch.set_num_threads value (default: NumPy's BLAS thread count)")
+    ap.add_argument("--threads", type=int, default=None,
+                    help="set BOTH NumPy's BLAS (threadpoolctl) and torch to this many threads")
+    ap.add_argument("--clock", choices=("wall", "process"), default="wall",
+                    help="wall time (default) or CPU time of the process (all threads; with --threads 1 it is "
+                         "insensitive to other processes on a shared machine)")
     ap.add_argument("--stat", choices=("best", "median"), default="best",
                     help="which round gives the headline numbers (default best; both are in the JSON)")
     ap.add_argument("--no-memory", action="store_true", help="skip the per-step peak-memory measurement")
@@ -163,20 +175,27 @@ def main(argv: list[str] | None = None) -> int:
         print("error: the benchmark compares against PyTorch, which is not installed (pip install torch)",
               file=sys.stderr)
         return 2
-    from chainrule.utils.benchmark import blas_threads
-    nthreads = args.torch_threads or blas_threads()
+    from chainrule.utils.benchmark import blas_threads, limit_threads
+    if args.threads:
+        if not limit_threads(args.threads):
+            print("error: --threads needs threadpoolctl to set NumPy's BLAS threads", file=sys.stderr)
+            return 2
+    nthreads = args.threads or args.torch_threads or blas_threads()
     torch.set_num_threads(nthreads)
     warmup = args.warmup if args.warmup is not None else min(args.seconds, 1.0)
     print(f"torch.set_num_threads({nthreads}) (NumPy BLAS threads: {blas_threads()}); {args.repeat} rounds x "
-          f"{args.seconds:g} s per library, warm-up {warmup:g} s")
+          f"{args.seconds:g} s per library, warm-up {warmup:g} s, {args.clock} clock")
     rows = []
     for m in mods:
         print(f"running {m.NAME}: {m.DESCRIPTION} ...", flush=True)
-        rows.append(run_workload(m, args.seconds, args.repeat, warmup, args.seed, not args.no_memory, args.stat))
+        rows.append(run_workload(m, args.seconds, args.repeat, warmup, args.seed, not args.no_memory, args.stat,
+                                 args.clock))
     print()
     print_table(rows)
     if args.json:
-        payload = {"machine": machine_info(nthreads), "settings": vars(args) | {"warmup": warmup},
+        payload = {"machine": machine_info(nthreads) | {"blas_threads_used": blas_threads(),
+                                                        "load_average": _loadavg()},
+                   "settings": vars(args) | {"warmup": warmup},
                    "memory_method": {"chainrule": "tracemalloc high-water mark during one step",
                                      "torch": "torch.profiler memory timeline: high-water mark of CPU tensors "
                                               "created during one step"},

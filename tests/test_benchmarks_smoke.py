@@ -54,3 +54,22 @@ def test_index_stream_epochs():
     assert len(set(first.tolist())) == 9  # one epoch: 3 disjoint batches, partial batch dropped
     with pytest.raises(ValueError, match="exceeds"):
         IndexStream(2, 3)
+
+
+def test_time_interleaved_clocks_and_threads():
+    import time
+
+    from chainrule.utils.benchmark import time_interleaved
+
+    def busy():  # 1 ms of CPU per step
+        t = time.process_time()
+        while time.process_time() - t < 1e-3:
+            pass
+
+    res = time_interleaved({"busy": (busy, 1), "sleep": (lambda: time.sleep(2e-4), 1)}, seconds=0.01, repeat=2,
+                           warmup=0.0, clock="process")
+    assert res["busy"]["steps"] >= 2 and res["busy"]["best_samples_per_s"] >= res["busy"]["samples_per_s"]
+    assert res["busy"]["best_samples_per_s"] < 1100
+    assert res["sleep"]["best_samples_per_s"] > 10 * res["busy"]["best_samples_per_s"]  # sleeping costs no CPU
+    with pytest.raises(ValueError, match="clock"):
+        time_interleaved({"a": (busy, 1)}, clock="gpu")

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 __all__ = ["mnist_or_random", "IndexStream", "time_interleaved", "peak_memory_chainrule", "peak_memory_torch",
-           "blas_threads", "match_torch_threads"]
+           "blas_threads", "match_torch_threads", "limit_threads", "CLOCKS"]
 
 
 @functools.lru_cache(maxsize=4)
@@ -101,6 +101,21 @@ def blas_threads() -> int:
         return os.cpu_count() or 1
 
 
+def limit_threads(n: int) -> bool:
+    """Set NumPy's BLAS pool to ``n`` threads for the rest of the process (threadpoolctl); False if
+    threadpoolctl is missing."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return False
+    global _LIMITER
+    _LIMITER = threadpool_limits(limits=int(n), user_api="blas")
+    return True
+
+
+_LIMITER: Any = None
+
+
 def match_torch_threads() -> int:
     """Set torch's intra-op threads to NumPy's BLAS thread count; returns it."""
     import torch
@@ -109,21 +124,25 @@ def match_torch_threads() -> int:
     return n
 
 
-def _run_for(step: Callable[[], Any], seconds: float, chunk: int) -> tuple[int, float]:
+CLOCKS = {"wall": time.perf_counter, "process": time.process_time}
+
+
+def _run_for(step: Callable[[], Any], seconds: float, chunk: int, clock: Callable[[], float] = time.perf_counter
+             ) -> tuple[int, float]:
     steps = 0
-    t0 = time.perf_counter()
+    t0 = clock()
     end = t0 + seconds
     while True:
         for _ in range(chunk):
             step()
         steps += chunk
-        t = time.perf_counter()
+        t = clock()
         if t >= end:
             return steps, t - t0
 
 
 def time_interleaved(steps: dict[str, tuple[Callable[[], Any], int]], seconds: float = 1.0, repeat: int = 5,
-                     warmup: float = 0.3, min_steps: int = 1) -> dict[str, dict[str, Any]]:
+                     warmup: float = 0.3, min_steps: int = 1, clock: str = "wall") -> dict[str, dict[str, Any]]:
     """Throughput of several step functions measured in one process, interleaved.
 
     ``steps``: {label: (step, samples_per_step)}.  Each step is warmed up (``warmup`` seconds, at least
@@ -133,12 +152,17 @@ def time_interleaved(steps: dict[str, tuple[Callable[[], Any], int]], seconds: f
     'step_ms': median ms/step, 'best_step_ms': fastest round's ms/step, 'steps': total timed steps}}.
     On a shared machine the best round is the better estimate of uncontended speed (as ``timeit`` uses
     the minimum time); the median shows the typical speed under the load of the moment.
+    ``clock='process'`` measures CPU time of the whole process (all threads) instead of wall time: with
+    one thread per library it is insensitive to other processes competing for the cores.
     """
+    if clock not in CLOCKS:
+        raise ValueError(f"clock must be one of {sorted(CLOCKS)}, got {clock!r}")
+    clk = CLOCKS[clock]
     labels = list(steps)
     chunks = {}
     for lab in labels:
         fn, _ = steps[lab]
-        n, dt = _run_for(fn, warmup, 1) if warmup > 0 else (0, 0.0)
+        n, dt = _run_for(fn, warmup, 1, clk) if warmup > 0 else (0, 0.0)
         while n < min_steps:
             fn()
             n += 1
@@ -151,7 +175,7 @@ def time_interleaved(steps: dict[str, tuple[Callable[[], Any], int]], seconds: f
         order = labels if r % 2 == 0 else labels[::-1]
         for lab in order:
             fn, samples = steps[lab]
-            n, dt = _run_for(fn, seconds, chunks[lab])
+            n, dt = _run_for(fn, seconds, chunks[lab], clk)
             rounds[lab].append(n * samples / dt)
             step_ms[lab].append(1e3 * dt / n)
             total[lab] += n
