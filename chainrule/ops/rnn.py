@@ -351,9 +351,11 @@ def lstm_layer(x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None, reverse: bool = Fals
         tmp = np.empty((N, H), dtype=dt)
         steps = list(range(T) if reverse else range(T - 1, -1, -1))
         last = steps[-1]
+        gy_live = bool(gY.any())                         # often only h_n / c_n are used
         for t in steps:
             if fm is None:
-                dh += gY[t]
+                if gy_live:
+                    dh += gY[t]
             else:
                 mt = fm[t]
                 ch, cc = dh * (1 - mt), dc * (1 - mt)

@@ -529,3 +529,22 @@ def test_clear_errors_for_bad_sequence_inputs():
         GRU(3, 0)
     with pytest.raises(ValueError, match=r"\(N, 3\)"):
         GRUCell(3, 4)(cr.Tensor(np.zeros((2, 5), np.float32)))
+
+
+@pytest.mark.slow
+def test_w5_benchmark_workload_starts_identical_to_torch():
+    """benchmarks/workloads/w5_lstm.py: same weights and batches in both libraries — the first three
+    training losses (float32, Adam updates in between) agree."""
+    torch_or_skip()
+    import importlib.util
+    from pathlib import Path
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / "workloads" / "w5_lstm.py"
+    spec = importlib.util.spec_from_file_location("w5_lstm_bench", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    c, nc = mod.make("chainrule", 0)
+    t, nt = mod.make("torch", 0)
+    assert nc == nt == 32
+    lc = [float(np.asarray(c().data)) for _ in range(3)]
+    lt = [float(t().item()) for _ in range(3)]
+    np.testing.assert_allclose(lc, lt, rtol=1e-4)
