@@ -15,6 +15,15 @@ from chainrule.optim import lr_scheduler as lrs
 torch = torch_or_skip()
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _one_torch_thread():
+    """Tiny tensors: torch's thread pool only adds contention on a shared machine."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 def _pair(lr=0.1, groups=2):
     ps = [cr.Tensor(np.ones(2), requires_grad=True) for _ in range(groups)]
     ts = [torch.ones(2, requires_grad=True) for _ in range(groups)]

@@ -12,6 +12,15 @@ from chainrule import nn, optim
 
 torch = torch_or_skip()
 
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_torch_thread():
+    """Tiny tensors: torch's thread pool only adds contention on a shared machine."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
 # (chainrule factory, torch factory)
 CASES = {
     "SGD": (lambda p: optim.SGD(p, lr=1e-4), lambda p: torch.optim.SGD(p, lr=1e-4)),
