@@ -376,6 +376,16 @@ def predict(model, X: Any, batch_size: int = 1024) -> np.ndarray:
 
 
 # ----------------------------------------------------------------------------- fit
+def _ordered_view(loader: Any, batch_size: int) -> Any:
+    """The loader's data set in order, for evaluation (so evaluating it does not consume the training
+    loader's shuffling state); other iterables are returned as they are."""
+    from ..data import DataLoader
+    if isinstance(loader, DataLoader) and loader.sampler is None:
+        return DataLoader(loader.dataset, batch_size=batch_size, shuffle=False, transform=loader.transform,
+                          collate_fn=loader.collate_fn)
+    return loader
+
+
 def _needs_closure(optimizer) -> bool:
     """Optimizers that re-evaluate the loss inside step(closure) (L-BFGS, line searches)."""
     flag = getattr(optimizer, "requires_closure", None)
@@ -506,7 +516,7 @@ def fit(model, loss_fn: Callable, optimizer, train_loader: Any, epochs: int = 1,
                 for name, f in fns:
                     logs[name] = float(f(o, t))
             elif fns and train_metrics == "eval":
-                ev = evaluate(model, loader, None, [f for _, f in fns])
+                ev = evaluate(model, _ordered_view(loader, eval_batch_size), None, [f for _, f in fns])
                 for name, _ in fns:
                     logs[name] = ev[name]
             if val is not None:

@@ -207,6 +207,13 @@ def test_train_metrics_modes():
     h = fit(model, nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=0.1), (X, y), epochs=1,
             batch_size=16, progress=False, train_metrics="eval")
     assert h["accuracy"][0] == evaluate(model, (X, y))["accuracy"]
+    # evaluating the training set does not consume the shuffling state: same batches as without metrics
+    runs = []
+    for mode in ("eval", None):
+        model = nn.Linear(4, 3, generator=cr.Generator(0))
+        runs.append(fit(model, nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=0.1), (X, y), epochs=3,
+                        batch_size=16, progress=False, train_metrics=mode, generator=cr.Generator(5)).batch_loss)
+    assert runs[0] == runs[1]
 
 
 def test_clip_grad_norm_matches_torch():
