@@ -24,6 +24,8 @@ from . import data, io, models, nn, optim  # noqa: E402
 from . import presets, train  # noqa: E402
 from . import classic, theory  # noqa: E402
 from . import regularize  # noqa: E402
+from . import distributed  # noqa: E402
+from .train import parallel as _parallel  # noqa: E402,F401  (registers backend='dask' for model_selection)
 from .data import DataLoader, TensorDataset  # noqa: E402
 from .autodiff import (  # noqa: E402
     batch_jacobian,
