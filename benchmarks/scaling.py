@@ -35,8 +35,10 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "docs" / "distributed"
-WORKLOADS = {"W2": {"batch": 128, "desc": "MLP 784-256-256-10 ReLU, Adam lr 1e-3, batch 128"},
-             "W3": {"batch": 64, "desc": "LeNet-5 (tanh, max-pool, 32x32), SGD lr 0.01 momentum 0.9, batch 64"}}
+WORKLOADS = {  # small_bucket_mb: a bucket size that splits the gradient into several buckets (overlap possible)
+    "W2": {"batch": 128, "small_bucket_mb": 0.25, "desc": "MLP 784-256-256-10 ReLU, Adam lr 1e-3, batch 128"},
+    "W3": {"batch": 64, "small_bucket_mb": 0.05,
+           "desc": "LeNet-5 (tanh, max-pool, 32x32), SGD lr 0.01 momentum 0.9, batch 64"}}
 
 
 # ================================================================================== worker side
@@ -94,7 +96,7 @@ def worker(args) -> None:
     res: dict = {"p": p, "runs": [], "compute": []}
     for name in args.workloads.split(","):
         B = WORKLOADS[name]["batch"]
-        small = args.small_bucket_mb
+        small = WORKLOADS[name]["small_bucket_mb"]
         configs = [("weak", B, False, 25.0), ("weak", B, True, 25.0), ("weak", B, True, small)]
         if p > 1:
             configs += [("strong", B // p, False, 25.0), ("strong", B // p, True, small)]
@@ -363,7 +365,6 @@ def main() -> None:
     ap.add_argument("--sizes", type=lambda s: [int(x) for x in s.split(",")], default=[3, 10, 16, 20, 24],
                     help=argparse.SUPPRESS)
     ap.add_argument("--result", default=None, help=argparse.SUPPRESS)
-    ap.add_argument("--small-bucket-mb", type=float, default=0.25, help=argparse.SUPPRESS)
     ap.add_argument("--async-progress", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.worker:
