@@ -420,20 +420,17 @@ def _topo_order(roots: list[Tensor]) -> list[Tensor]:
     for root in roots:
         if root._vjp is None or id(root) in seen:
             continue
-        stack = [(root, 0)]
         seen.add(id(root))
+        stack = [(root, iter(root._parents))]
         while stack:
-            node, i = stack.pop()
-            parents = node._parents
-            while i < len(parents):
-                p = parents[i]
-                i += 1
+            node, parents = stack[-1]
+            for p in parents:  # descend into the first unvisited non-leaf parent
                 if p._vjp is not None and id(p) not in seen:
                     seen.add(id(p))
-                    stack.append((node, i))
-                    stack.append((p, 0))
+                    stack.append((p, iter(p._parents)))
                     break
-            else:
+            else:  # all parents done: the node comes after them
+                stack.pop()
                 order.append(node)
     return order
 

@@ -48,7 +48,7 @@ def linear(x, weight, bias=None) -> Tensor:
             if need_w:
                 g2 = g.reshape((-1, g.shape[-1])) if g.ndim != 2 else g
                 X2 = X.reshape((-1, X.shape[-1])) if X.ndim != 2 else X
-                gW = _mT(g2) @ X2
+                gW = g2.T @ X2
             else:
                 gW = None
             return gX, gW
@@ -66,7 +66,7 @@ def linear(x, weight, bias=None) -> Tensor:
         g2 = g.reshape((-1, g.shape[-1])) if g.ndim != 2 else g
         if need_w:
             X2 = X.reshape((-1, X.shape[-1])) if X.ndim != 2 else X
-            gW = _mT(g2) @ X2
+            gW = g2.T @ X2
         else:
             gW = None
         gb = g2.sum(axis=0) if need_b else None
