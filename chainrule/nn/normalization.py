@@ -189,16 +189,34 @@ def weight_norm_fn(v, g, dim: int | None = 0) -> Tensor:
 
 
 class WeightNorm:
-    """The reparametrisation installed by :func:`weight_norm` (kept on the module as
-    ``_weight_norm_<name>``); ``compute(module)`` returns w = g·v/‖v‖."""
+    """The reparametrisation installed by :func:`weight_norm` (kept in the module's ``_weight_norms``);
+    ``compute(module)`` returns w = g·v/‖v‖.  Holds no reference to the module, so deep copies work."""
 
     def __init__(self, name: str, dim: int | None):
         self.name, self.dim = name, dim
-        self.inner = None  # the forward that the wrapper calls
-        self.wrapper = None
 
     def compute(self, module: Module) -> Tensor:
         return weight_norm_fn(getattr(module, self.name + "_v"), getattr(module, self.name + "_g"), self.dim)
+
+
+def _wn_forward(self, *args, **kwargs):
+    for fn in self.__dict__["_weight_norms"].values():
+        object.__setattr__(self, fn.name, fn.compute(self))
+    return self._wn_base_forward(*args, **kwargs)
+
+
+_WN_CLASSES: dict[type, type] = {}
+
+
+def _wn_class(cls: type) -> type:
+    """A subclass of ``cls`` whose forward first recomputes the weight-normed parameters (same name and
+    repr as ``cls``; isinstance checks keep working)."""
+    if cls not in _WN_CLASSES:
+        def base_forward(self, *args, **kwargs):
+            return cls.forward(self, *args, **kwargs)
+        _WN_CLASSES[cls] = type(cls.__name__, (cls,), {"forward": _wn_forward, "_wn_base_forward": base_forward,
+                                                       "__module__": cls.__module__, "_wn_original_class": cls})
+    return _WN_CLASSES[cls]
 
 
 def weight_norm(module: Module, name: str = "weight", dim: int | None = 0) -> Module:
@@ -210,10 +228,12 @@ def weight_norm(module: Module, name: str = "weight", dim: int | None = 0) -> Mo
     Effects (spec: NORM-WEIGHTNORM): the row norms of w equal g; vᵀ∇_vL = 0, so plain gradient descent
     only grows ‖v‖ (‖v − η∇_vL‖² = ‖v‖² + η²‖∇_vL‖²), which lowers the effective rate g/‖v‖ — robust
     to large learning rates; invariant to scaling v, not to re-scaling the data (NORM-INVARIANCES).
-    Returns the module (now with ``<name>_g`` and ``<name>_v`` in ``parameters()`` / ``state_dict()``)."""
+    Returns the module (now with ``<name>_g`` and ``<name>_v`` in ``parameters()`` / ``state_dict()``).
+    Implementation: the module's class is swapped for a same-named subclass whose forward recomputes w
+    first (chainrule modules have no forward pre-hooks); ``remove_weight_norm`` undoes it."""
     params = module._parameters
-    key = "_weight_norm_" + name
-    if key in module.__dict__:
+    norms = module.__dict__.setdefault("_weight_norms", {})
+    if name in norms:
         raise RuntimeError(f"weight_norm is already applied to {name!r} of {type(module).__name__}; "
                            "call remove_weight_norm first")
     if name not in params or params[name] is None:
@@ -230,40 +250,28 @@ def weight_norm(module: Module, name: str = "weight", dim: int | None = 0) -> Mo
     module.register_parameter(name + "_g", Parameter(np.array(g0, dtype=w.dtype)))
     module.register_parameter(name + "_v", Parameter(np.array(w.data, copy=True)))
     fn = WeightNorm(name, dim)
-    object.__setattr__(module, key, fn)
-    inner = module.forward  # bound method (or a previous wrapper)
-
-    def forward(*args, **kwargs):
-        object.__setattr__(module, name, fn.compute(module))
-        return inner(*args, **kwargs)
-
-    fn.inner = inner if "forward" in module.__dict__ else None
-    fn.wrapper = forward
-    object.__setattr__(module, "forward", forward)
+    norms[name] = fn
+    if not hasattr(type(module), "_wn_original_class"):
+        module.__class__ = _wn_class(type(module))
     object.__setattr__(module, name, fn.compute(module))
     return module
 
 
 def remove_weight_norm(module: Module, name: str = "weight") -> Module:
     """Undo :func:`weight_norm`: ``name`` becomes a plain Parameter again holding g·v/‖v‖."""
-    key = "_weight_norm_" + name
-    fn = module.__dict__.get(key)
+    norms = module.__dict__.get("_weight_norms", {})
+    fn = norms.get(name)
     if fn is None:
         raise ValueError(f"weight_norm of {name!r} not found in {type(module).__name__}")
     w = fn.compute(module).data.copy()
     del module._parameters[name + "_g"]
     del module._parameters[name + "_v"]
-    del module.__dict__[key]
-    if module.__dict__.get("forward") is fn.wrapper:
-        if fn.inner is None:
-            del module.__dict__["forward"]
-        else:
-            module.__dict__["forward"] = fn.inner
-    else:
-        raise RuntimeError(f"remove_weight_norm({name!r}): remove the weight norms of {type(module).__name__} "
-                           "in the reverse order of applying them")
+    del norms[name]
     module.__dict__.pop(name, None)
     module.register_parameter(name, Parameter(w))
+    if not norms:
+        del module.__dict__["_weight_norms"]
+        module.__class__ = type(module)._wn_original_class
     return module
 
 

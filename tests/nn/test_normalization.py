@@ -214,6 +214,26 @@ def test_weight_norm_training_updates_g_and_v_and_remove():
     np.testing.assert_allclose(lin(x).data, yb, rtol=1e-13)
 
 
+def test_weight_norm_survives_deepcopy_and_stacks():
+    import copy
+    lin = weight_norm(nn.Linear(3, 2, dtype=np.float64, generator=cr.Generator(5)))
+    assert isinstance(lin, nn.Linear) and type(lin).__name__ == "Linear"
+    x = cr.Tensor(np.random.default_rng(6).standard_normal((4, 3)))
+    y0 = lin(x).data.copy()
+    c = copy.deepcopy(lin)
+    with cr.no_grad():
+        c.weight_g.data[...] *= 2  # the copy has its own parameters and recomputes its own weight
+    np.testing.assert_array_equal(lin(x).data, y0)
+    np.testing.assert_allclose(c(x).data - c.bias.data, 2 * (y0 - lin.bias.data), rtol=1e-13)
+    weight_norm(lin, "bias", dim=None)
+    assert [k for k, _ in lin.named_parameters()] == ["weight_g", "weight_v", "bias_g", "bias_v"]
+    np.testing.assert_allclose(lin(x).data, y0, rtol=1e-13)
+    remove_weight_norm(lin, "bias")
+    remove_weight_norm(lin)
+    assert type(lin) is nn.Linear
+    np.testing.assert_allclose(lin(x).data, y0, rtol=1e-13)
+
+
 def test_weight_norm_errors():
     lin = nn.Linear(3, 2)
     with pytest.raises(ValueError, match="no parameter"):
