@@ -98,10 +98,14 @@ class _Version:
 
 
 def _to_array(data, dtype=None) -> np.ndarray:
+    """NumPy arrays and scalars keep their dtype (arrays are not copied); Python numbers and lists of
+    floats get the default dtype."""
     if isinstance(data, np.ndarray):
         return data if dtype is None or data.dtype == dtype else data.astype(dtype)
     if isinstance(data, Tensor):
         return _to_array(data.data, dtype)
+    if isinstance(data, np.generic):
+        return np.asarray(data, dtype=dtype)
     arr = np.asarray(data)
     if dtype is not None:
         return arr.astype(dtype, copy=False)

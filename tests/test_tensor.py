@@ -20,6 +20,8 @@ def test_construction_dtypes():
     assert cr.Tensor([1, 2]).dtype.kind == "i"
     assert cr.Tensor(np.zeros(3, dtype=np.float64)).dtype == np.float64
     assert cr.Tensor([1, 2], dtype=np.float64).dtype == np.float64
+    assert cr.Tensor(np.float64(1.5)).dtype == np.float64  # NumPy scalars keep their dtype, like arrays
+    assert cr.Tensor(np.float32(1.5)).dtype == np.float32
     cr.set_default_dtype(np.float64)
     assert cr.Tensor([1.0]).dtype == np.float64
     with pytest.raises(TypeError, match="floating dtype"):
@@ -495,3 +497,25 @@ def test_manual_seed_and_generators_reproducible():
     d = cr.nn.Linear(4, 3, generator=cr.Generator(5)).weight.data
     np.testing.assert_array_equal(c, d)
     assert not np.array_equal(c, cr.nn.Linear(4, 3, generator=cr.Generator(6)).weight.data)
+
+
+def _short_run(seed: int) -> list[float]:
+    cr.manual_seed(seed)
+    model = cr.nn.Sequential(cr.nn.Linear(5, 8), cr.nn.Tanh(), cr.nn.Linear(8, 1))
+    X = cr.Tensor(cr.backend.default_generator.normal(size=(16, 5)))
+    y = cr.Tensor(cr.backend.default_generator.normal(size=(16, 1)))
+    opt = cr.optim.SGD(model.parameters(), lr=0.1)
+    losses = []
+    for _ in range(5):
+        opt.zero_grad()
+        loss = F.mse_loss(F.dropout(model(X), 0.3), y)
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    return losses
+
+
+def test_same_seed_same_run():
+    """manual_seed(n): initialisation, data and dropout masks repeat exactly."""
+    assert _short_run(3) == _short_run(3)
+    assert _short_run(3) != _short_run(4)
