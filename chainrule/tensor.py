@@ -460,13 +460,15 @@ def backprop(roots: Sequence[Tensor], root_grads: Sequence, retain_graph: bool |
                     f"{r.shape}. Pass gradient= (a tensor of that shape), or reduce it first (.sum())."
                 )
             g = np.ones_like(r.data)
+        elif create_graph and isinstance(g, Tensor) and g.requires_grad:
+            pass  # a differentiable cotangent: d(vjp)/dv works (the double-vjp trick for jvps)
         else:
             g = np.asarray(g.data if isinstance(g, Tensor) else g, dtype=r.dtype)
-            if g.shape != r.shape:
-                raise RuntimeError(f"gradient has shape {g.shape} but the output has shape {r.shape}; "
-                                   "pass one value per output element")
             handed.add(id(g))  # the caller's array: never hand it out as a .grad
-        if create_graph:
+        if g.shape != r.shape:
+            raise RuntimeError(f"gradient has shape {g.shape} but the output has shape {r.shape}; "
+                               "pass one value per output element")
+        if create_graph and not isinstance(g, Tensor):
             g = Tensor._wrap(g)
         grads[id(r)] = grads[id(r)] + g if id(r) in grads else g
     wanted = None if inputs is None else {id(t) for t in inputs}

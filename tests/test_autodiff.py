@@ -54,6 +54,19 @@ def test_grad_create_graph_and_multiple_outputs():
     np.testing.assert_allclose(cr.grad([a, b], x).data, 2 + 2 * x.data)
 
 
+def test_differentiable_grad_outputs_give_jvp():
+    """With create_graph, a cotangent that requires grad stays in the graph: d/dv (Jᵀv)·u = J u (jvp)."""
+    W = np.random.default_rng(0).normal(size=(3, 4))
+    x = t64(np.random.default_rng(1).normal(size=4))
+    y = ops.tanh(cr.Tensor(W) @ x)
+    v = t64(np.zeros(3))
+    vjp = cr.grad(y, x, grad_outputs=v, create_graph=True)
+    u = np.random.default_rng(2).normal(size=4)
+    jvp = cr.grad((vjp * cr.Tensor(u)).sum(), v)
+    J = (1 - np.tanh(W @ x.data) ** 2)[:, None] * W
+    np.testing.assert_allclose(jvp.data, J @ u, rtol=1e-13)
+
+
 # ----------------------------------------------------------------------------- jacobian
 def test_jacobian_layout_and_values():
     """Rows = outputs (numerator layout): shape out.shape + in.shape.  (spec: AD-JACOBIAN-IO)"""
