@@ -342,8 +342,10 @@ def plot(rep: dict, path: Path) -> None:
                 ps = [q["p"] for q in rows]
                 ax.loglog(ps, [q["weak_samples_per_s"] for q in rows], "o-", label=f"{label} (weak)", ms=3)
         meas = [r for r in rep["throughput"] if r["workload"] == name and r["scaling"] == "weak" and not r["overlap"]]
-        ax.loglog([r["global_batch"] // r["batch_per_worker"] for r in meas], [r["samples_per_s"] for r in meas],
-                  "k*", ms=12, label="measured")
+        ps_meas = [r["global_batch"] // r["batch_per_worker"] for r in meas]
+        ax.loglog(ps_meas, [r["samples_per_s"] for r in meas], "k*", ms=12, label="measured (wall, shared cores)")
+        ax.loglog(ps_meas, [r["global_batch"] / (r["cpu_ms"] * 1e-3) for r in meas], "kD", ms=7, mfc="none",
+                  label="measured (CPU time per process)")
         ax.set_xlabel("workers p")
         ax.set_ylabel("samples/s")
         ax.set_title(f"{name}: predicted weak scaling")
@@ -356,6 +358,7 @@ def plot(rep: dict, path: Path) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="fast smoke version (W2 only, few steps)")
+    ap.add_argument("--replot", action="store_true", help="redraw figure and table from the saved JSON")
     ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--allreduce", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--workloads", default="W2,W3", help=argparse.SUPPRESS)
@@ -367,6 +370,12 @@ def main() -> None:
     ap.add_argument("--result", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--async-progress", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.replot:  # redraw the figure and table from the saved JSON
+        stem = "scaling_quick" if args.quick else "scaling"
+        rep = json.loads((OUT / f"{stem}.json").read_text())
+        plot(rep, OUT / f"{stem}.png")
+        (OUT / f"{stem}.md").write_text(markdown(rep))
+        return
     if args.worker:
         worker(args)
     elif args.allreduce:
