@@ -32,9 +32,11 @@ not the stretched size).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 
 import numpy as np
+from scipy import fft as _fft
 
 from ._base import Tensor, _make, _plain, as_tensor, is_t, operands
 
@@ -122,25 +124,27 @@ def _resolve_padding(padding, ks: tuple, ds: tuple, ss: tuple, who: str) -> tupl
 # ----------------------------------------------------------------------------- geometry and kernels
 class _Geom:
     """Static description of one 2-D convolution: kernel, stride, dilation, pads, groups, the sizes of
-    its input (H, W) and output (Ho, Wo), and the memory layout of the columns.
+    its input (H, W) and output (Ho, Wo), and how it is computed.
 
-    Layouts.  Columns are (C, kH, kW, <spatial and batch>) so that Y = W₂ · cols is one GEMM; the order of
-    the trailing axes decides how long the contiguous runs of the kH·kW slice copies are:
+    Algorithms (chosen per call from the shapes; all exact up to float rounding, all deterministic):
 
-    - ``nlast=False``: X̃ᵀ (C, N, Hp, Wp), cols (C, kH, kW, N, Ho, Wo) — runs of Wo values; the
-      transposes to and from NCHW move whole H×W planes (cheap).
-    - ``nlast=True``: X̃ (C, Hp, Wp, N), cols (C, kH, kW, Ho, Wo, N) — runs of Wo·N values at stride 1
-      (N at other strides): im2col/col2im are 2–4× faster, but NCHW ↔ (C, H, W, N) are element-wise
-      transposes of the input and output.
-
-    The batch-last layout pays when the columns are much larger than the input and output, i.e. for
-    C_in·kH·kW/groups ≥ 64 (measured: LeNet C3, the TF-CNN's second conv; docs/cnn/conv_layouts.md).
+    - im2col + GEMM.  Columns are (C, kH, kW, <spatial and batch>), Y = W₂ · cols.  The order of the
+      trailing axes decides the length of the contiguous runs of the kH·kW slice copies:
+      ``nlast=False``: X̃ᵀ (C, N, Hp, Wp), cols (C, kH, kW, N, Ho, Wo) — runs of Wo values, cheap
+      NCHW transposes (whole planes move); ``nlast=True``: X̃ (C, Hp, Wp, N), cols (C, kH, kW, Ho, Wo, N)
+      — runs of Wo·N values (stride 1): im2col/col2im 2–4× faster, but element-wise transposes of input
+      and output.  Batch-last pays for C_in·kH·kW/groups ≥ 64.
+    - FFT (stride 1, dilation 1, groups 1, large kernels and channel counts): per frequency one complex
+      (N × C)·(C × K) product instead of C·kH·kW real multiply-adds per output.  Circular correlation
+      with period P ≥ H + max(pad) equals the zero-padded linear one on every output (wrapped indices
+      land on zero padding).  Used when its estimated cost is below 0.6× the GEMM's (e.g. the TF-CNN's
+      32→64 5×5 conv on 14×14: 3× fewer operations); measurements in docs/cnn/conv_algorithms.md.
     """
 
     __slots__ = ("kh", "kw", "sh", "sw", "dh", "dw", "pt", "pb", "pl", "pr", "groups", "H", "W", "Ho", "Wo",
-                 "Hp", "Wp", "nlast")
+                 "Hp", "Wp", "nlast", "fft", "P", "Q")
 
-    def __init__(self, kh, kw, sh, sw, dh, dw, pt, pb, pl, pr, groups, H, W, C=1, who="conv2d"):
+    def __init__(self, kh, kw, sh, sw, dh, dw, pt, pb, pl, pr, groups, H, W, C=1, N=1, K=1, who="conv2d"):
         self.kh, self.kw, self.sh, self.sw, self.dh, self.dw = kh, kw, sh, sw, dh, dw
         self.pt, self.pb, self.pl, self.pr, self.groups, self.H, self.W = pt, pb, pl, pr, groups, H, W
         if min(pt, pb, pl, pr) < 0:
@@ -149,6 +153,15 @@ class _Geom:
         self.Wo = _out_size(W, kw, sw, pl, pr, dw, who)
         self.Hp, self.Wp = H + pt + pb, W + pl + pr
         self.nlast = (C // groups) * kh * kw >= _NLAST_MIN
+        self.fft = False
+        if sh == sw == dh == dw == groups == 1 and _FFT_MODE != "never":
+            self.P = _fft.next_fast_len(max(H + max(pt, pb), kh, self.Ho), real=True)
+            self.Q = _fft.next_fast_len(max(W + max(pl, pr), kw, self.Wo), real=True)
+            F = self.P * (self.Q // 2 + 1)
+            direct = 2.0 * N * self.Ho * self.Wo * K * C * kh * kw
+            planes = (N * C + K * C + N * K) * self.P * self.Q * np.log2(self.P * self.Q)
+            fft_cost = 10.0 * F * N * C * K + 22.0 * planes       # flop-equivalents, measured on the CPU
+            self.fft = _FFT_MODE == "always" or fft_cost < 0.6 * direct
 
     @property
     def padded(self) -> bool:
@@ -169,9 +182,23 @@ class _Geom:
         return a.transpose(1, 2, 3, 0) if self.nlast else a.transpose(1, 0, 2, 3)
 
 
-_NLAST_MIN = 64   # C_in·kH·kW/groups from which the batch-last column layout is used
+_NLAST_MIN = 64      # C_in·kH·kW/groups from which the batch-last column layout is used
+_FFT_MODE = "auto"   # 'auto' (cost model) | 'always' (where applicable) | 'never'
 
 
+def _fft_workers() -> int:
+    """Threads for the batched FFTs: the BLAS thread budget if the environment sets one, else the CPUs."""
+    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        v = os.environ.get(var)
+        if v and v.isdigit():
+            return max(1, int(v))
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+# --------------------------------------------------------------------- im2col + GEMM kernels
 def _im2col(x: np.ndarray, g: _Geom) -> np.ndarray:
     """Columns (C, kH, kW, N, Ho, Wo) or (C, kH, kW, Ho, Wo, N) (``g.nlast``): one strided slice copy per
     kernel offset, no loop over pixels or samples."""
@@ -221,48 +248,6 @@ def _col2im(dcols: np.ndarray, N: int, C: int, g: _Geom) -> np.ndarray:
     return g.to_nchw(dxp[:, :, g.pt:g.pt + g.H, g.pl:g.pl + g.W])
 
 
-def _gemm_w_cols(w: np.ndarray, cols2: np.ndarray, G: int) -> np.ndarray:
-    """W₂ · cols per group: (K, Cg·kH·kW) × (C·kH·kW, M) → (K, M); one GEMM (batched over groups)."""
-    K = w.shape[0]
-    if G == 1:
-        return w.reshape(K, -1) @ cols2
-    return np.matmul(w.reshape(G, K // G, -1), cols2.reshape(G, -1, cols2.shape[1])).reshape(K, -1)
-
-
-def _k_conv(x: np.ndarray, w: np.ndarray, g: _Geom, keep_cols: bool = False):
-    """Forward conv on arrays → Y (N, K, Ho, Wo) [and the columns]."""
-    cols = _im2col(x, g)
-    y = _y_from_cols(cols, w, g)
-    return (y, cols) if keep_cols else (y, None)
-
-
-def _y_from_cols(cols: np.ndarray, w: np.ndarray, g: _Geom) -> np.ndarray:
-    """Y = W₂ · cols, returned as NCHW."""
-    K = w.shape[0]
-    M = int(np.prod(cols.shape[3:]))
-    y = _gemm_w_cols(w, cols.reshape(-1, M), g.groups)
-    return g.to_nchw(y.reshape((K,) + cols.shape[3:]))
-
-
-def _dy_kmat(dy: np.ndarray, g: _Geom) -> np.ndarray:
-    """Δ (N, K, Ho, Wo) → (K, M) contiguous in the columns' layout."""
-    return np.ascontiguousarray(g.from_nchw(dy)).reshape(dy.shape[1], -1)
-
-
-def _k_conv_t(dy: np.ndarray, w: np.ndarray, g: _Geom, C: int, dyk: np.ndarray | None = None) -> np.ndarray:
-    """Transposed convolution on arrays: ∂⟨conv(X, W), Δ⟩/∂X, shape (N, C, H, W)."""
-    N, K = dy.shape[:2]
-    G = g.groups
-    if dyk is None:
-        dyk = _dy_kmat(dy, g)
-    if G == 1:
-        dcols = w.reshape(K, -1).T @ dyk
-    else:
-        w3 = w.reshape(G, K // G, -1)
-        dcols = np.matmul(w3.transpose(0, 2, 1), dyk.reshape(G, K // G, -1))
-    return _col2im(dcols, N, C, g)
-
-
 def _gemm_nt(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """a @ bᵀ for a (K, M), b (R, M).  When K·R is tiny and M long (first layers: C_in·kH·kW ≈ 25) one
     BLAS call streams both operands through memory for a handful of outputs; summing the products of
@@ -278,19 +263,101 @@ def _gemm_nt(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return out
 
 
-def _k_conv_w(cols: np.ndarray, dy: np.ndarray, w_shape: tuple, g: _Geom,
-              dyk: np.ndarray | None = None) -> np.ndarray:
-    """Weight gradient on arrays: ∂⟨conv(X, W), Δ⟩/∂W = Δ colsᵀ per group, shape of W."""
+# --------------------------------------------------------------------- FFT kernels
+def _rfft(buf: np.ndarray, g: _Geom) -> np.ndarray:
+    """2-D real FFT over the two leading axes of (P, Q, a, b) → (F, a, b), F = P·(Q//2 + 1)."""
+    z = _fft.rfft2(buf, axes=(0, 1), workers=_fft_workers())
+    return z.reshape((-1,) + buf.shape[2:])
+
+
+def _irfft(z: np.ndarray, g: _Geom) -> np.ndarray:
+    """Inverse of ``_rfft``: (F, a, b) → real (P, Q, a, b)."""
+    z = z.reshape((g.P, g.Q // 2 + 1) + z.shape[1:])
+    return _fft.irfft2(z, s=(g.P, g.Q), axes=(0, 1), workers=_fft_workers())
+
+
+def _fft_x(x: np.ndarray, g: _Geom) -> np.ndarray:
+    N, C, H, W = x.shape
+    buf = np.zeros((g.P, g.Q, N, C), dtype=x.dtype)
+    buf[g.pt:g.pt + H, g.pl:g.pl + W] = x.transpose(2, 3, 0, 1)
+    return _rfft(buf, g)
+
+
+def _fft_w(w: np.ndarray, g: _Geom) -> np.ndarray:
+    K, C = w.shape[:2]
+    buf = np.zeros((g.P, g.Q, C, K), dtype=w.dtype)
+    buf[:g.kh, :g.kw] = w.transpose(2, 3, 1, 0)
+    return _rfft(buf, g)
+
+
+def _fft_dy(dy: np.ndarray, g: _Geom) -> np.ndarray:
+    N, K = dy.shape[:2]
+    buf = np.zeros((g.P, g.Q, N, K), dtype=dy.dtype)
+    buf[:g.Ho, :g.Wo] = dy.transpose(2, 3, 0, 1)
+    return _rfft(buf, g)
+
+
+# --------------------------------------------------------------------- the kernels behind the three ops
+# Each operand is first "prepared" for the chosen algorithm (columns / Δ matrix / weight for im2col,
+# spectra for FFT); the three bilinear maps then take prepared operands, so a forward's prepared input
+# is reused by the weight gradient.
+def _prep_x(x: np.ndarray, g: _Geom) -> np.ndarray:
+    return _fft_x(x, g) if g.fft else _im2col(x, g)
+
+
+def _prep_dy(dy: np.ndarray, g: _Geom) -> np.ndarray:
+    if g.fft:
+        return _fft_dy(dy, g)
+    return np.ascontiguousarray(g.from_nchw(dy)).reshape(dy.shape[1], -1)   # (K, M) in the columns' order
+
+
+def _prep_w(w: np.ndarray, g: _Geom) -> np.ndarray:
+    return _fft_w(w, g) if g.fft else w
+
+
+def _apply_conv(xr: np.ndarray, wr: np.ndarray, g: _Geom, N: int, K: int) -> np.ndarray:
+    """Y = conv(X, W) (N, K, Ho, Wo) from prepared operands."""
+    if g.fft:   # Ŷ = X̂ · conj(Ŵ) per frequency: cross-correlation
+        y = _irfft(np.matmul(xr, np.conj(wr)), g)[:g.Ho, :g.Wo]
+        return np.ascontiguousarray(y.transpose(2, 3, 0, 1))
+    M = xr.size // (xr.shape[0] * g.kh * g.kw)
+    cols2 = xr.reshape(-1, M)
+    G = g.groups
+    if G == 1:
+        y = wr.reshape(K, -1) @ cols2
+    else:
+        y = np.matmul(wr.reshape(G, K // G, -1), cols2.reshape(G, -1, M)).reshape(K, -1)
+    return g.to_nchw(y.reshape((K,) + xr.shape[3:]))
+
+
+def _apply_conv_t(dr: np.ndarray, wr: np.ndarray, g: _Geom, N: int, C: int) -> np.ndarray:
+    """conv_t(Δ, W) = ∂⟨conv(X, W), Δ⟩/∂X (N, C, H, W): col2im(W₂ᵀ Δ), or Δ̂ · Ŵᵀ (a convolution)."""
+    if g.fft:
+        dx = _irfft(np.matmul(dr, wr.transpose(0, 2, 1)), g)[g.pt:g.pt + g.H, g.pl:g.pl + g.W]
+        return np.ascontiguousarray(dx.transpose(2, 3, 0, 1))
+    K = dr.shape[0]
+    G = g.groups
+    if G == 1:
+        dcols = wr.reshape(K, -1).T @ dr
+    else:
+        w3 = wr.reshape(G, K // G, -1)
+        dcols = np.matmul(w3.transpose(0, 2, 1), dr.reshape(G, K // G, -1))
+    return _col2im(dcols, N, C, g)
+
+
+def _apply_conv_w(xr: np.ndarray, dr: np.ndarray, g: _Geom, w_shape: tuple) -> np.ndarray:
+    """conv_w(X, Δ) = ∂⟨conv(X, W), Δ⟩/∂W: Δ colsᵀ per group, or X̂ᵀ · conj(Δ̂) (a correlation of X with Δ)."""
+    if g.fft:
+        dw = _irfft(np.matmul(xr.transpose(0, 2, 1), np.conj(dr)), g)[:g.kh, :g.kw]
+        return np.ascontiguousarray(dw.transpose(3, 2, 0, 1))
     K = w_shape[0]
     G = g.groups
-    if dyk is None:
-        dyk = _dy_kmat(dy, g)
-    M = dyk.shape[1]
-    c2 = cols.reshape(G, -1, M)
+    M = dr.shape[1]
+    c2 = xr.reshape(G, -1, M)
     if G == 1:
-        dw = _gemm_nt(dyk, c2[0])
+        dw = _gemm_nt(dr, c2[0])
     else:
-        dw = np.matmul(dyk.reshape(G, K // G, M), c2.transpose(0, 2, 1))
+        dw = np.matmul(dr.reshape(G, K // G, M), c2.transpose(0, 2, 1))
     return dw.reshape(w_shape)
 
 
@@ -298,18 +365,23 @@ def _k_conv_w(cols: np.ndarray, dy: np.ndarray, w_shape: tuple, g: _Geom,
 def _conv_prim(x: Tensor, w: Tensor, g: _Geom) -> Tensor:
     """conv(X, W) (no bias).  Rules: dX = conv_t(Δ, W), dW = conv_w(X, Δ)."""
     need_x, need_w = x.requires_grad, w.requires_grad
-    y, cols = _k_conv(x.data, w.data, g, keep_cols=need_w)
-    C = x.shape[1]
+    N, C = x.shape[:2]
+    K = w.shape[0]
     w_shape = w.shape
+    xr = _prep_x(x.data, g)
+    wr = _prep_w(w.data, g)
+    y = _apply_conv(xr, wr, g, N, K)
+    if not need_w:
+        xr = None   # the columns / spectra are kept only for the weight gradient
 
     def vjp(dy, out, X, Wt):
         if is_t(dy):
             gx = _conv_t_prim(dy, Wt, g, C) if need_x else None
             gw = _conv_w_prim(X, dy, w_shape, g) if need_w else None
             return gx, gw
-        dyk = _dy_kmat(dy, g)
-        gx = _k_conv_t(dy, Wt, g, C, dyk) if need_x else None
-        gw = _k_conv_w(cols if cols is not None else _im2col(X, g), dy, w_shape, g, dyk) if need_w else None
+        dr = _prep_dy(dy, g)
+        gx = _apply_conv_t(dr, wr, g, N, C) if need_x else None
+        gw = _apply_conv_w(xr, dr, g, w_shape) if need_w else None
         return gx, gw
 
     return _make(y, (x, w), vjp)
@@ -318,7 +390,8 @@ def _conv_prim(x: Tensor, w: Tensor, g: _Geom) -> Tensor:
 def _conv_t_prim(dy: Tensor, w: Tensor, g: _Geom, C: int) -> Tensor:
     """conv_t(Δ, W): the transposed convolution.  Rules: dΔ = conv(G, W), dW = conv_w(G, Δ)."""
     dy, w = operands(dy, w)
-    out = _k_conv_t(dy.data, w.data, g, C)
+    N, K = dy.shape[:2]
+    out = _apply_conv_t(_prep_dy(dy.data, g), _prep_w(w.data, g), g, N, C)
     need_d, need_w = dy.requires_grad, w.requires_grad
     w_shape = w.shape
 
@@ -327,33 +400,31 @@ def _conv_t_prim(dy: Tensor, w: Tensor, g: _Geom, C: int) -> Tensor:
             gd = _conv_prim(gx, Wt, g) if need_d else None
             gw = _conv_w_prim(gx, D, w_shape, g) if need_w else None
             return gd, gw
-        cols = _im2col(gx, g)
-        gd = _dy_from_cols(cols, Wt, g) if need_d else None
-        gw = _k_conv_w(cols, D, w_shape, g) if need_w else None
+        xr = _prep_x(gx, g)
+        gd = _apply_conv(xr, _prep_w(Wt, g), g, N, K) if need_d else None
+        gw = _apply_conv_w(xr, _prep_dy(D, g), g, w_shape) if need_w else None
         return gd, gw
 
     return _make(out, (dy, w), vjp)
 
 
-def _dy_from_cols(cols, w, g: _Geom) -> np.ndarray:
-    return _y_from_cols(cols, w, g)
-
-
 def _conv_w_prim(x: Tensor, dy: Tensor, w_shape: tuple, g: _Geom) -> Tensor:
     """conv_w(X, Δ): the weight gradient as an op.  Rules: dX = conv_t(Δ, G_W), dΔ = conv(X, G_W)."""
     x, dy = operands(x, dy)
-    cols = _im2col(x.data, g)
-    out = _k_conv_w(cols, dy.data, w_shape, g)
+    N, C = x.shape[:2]
+    K = w_shape[0]
+    xr = _prep_x(x.data, g)
+    out = _apply_conv_w(xr, _prep_dy(dy.data, g), g, w_shape)
     need_x, need_d = x.requires_grad, dy.requires_grad
-    C = x.shape[1]
 
     def vjp(gw, o, X, D):
         if is_t(gw):
             gx = _conv_t_prim(D, gw, g, C) if need_x else None
             gd = _conv_prim(X, gw, g) if need_d else None
             return gx, gd
-        gx = _k_conv_t(D, gw, g, C) if need_x else None
-        gd = _dy_from_cols(cols, gw, g) if need_d else None
+        wr = _prep_w(gw, g)
+        gx = _apply_conv_t(_prep_dy(D, g), wr, g, N, C) if need_x else None
+        gd = _apply_conv(xr, wr, g, N, K) if need_d else None
         return gx, gd
 
     return _make(out, (x, dy), vjp)
@@ -412,7 +483,7 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups: in
     sh, sw = _tuple(stride, 2, "stride")
     dh, dw = _tuple(dilation, 2, "dilation")
     (pt, pb), (pl, pr) = _resolve_padding(padding, (kh, kw), (dh, dw), (sh, sw), "conv2d")
-    g = _Geom(kh, kw, sh, sw, dh, dw, pt, pb, pl, pr, G, H, W, C)
+    g = _Geom(kh, kw, sh, sw, dh, dw, pt, pb, pl, pr, G, H, W, C, N, K)
     return _add_bias(_conv_prim(input, weight, g), bias)
 
 
@@ -466,7 +537,7 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
     ph, pw = _tuple(padding, 2, "padding")
     Ho = conv_transpose_output_size(Hi, kh, sh, ph, ah, dh)
     Wo = conv_transpose_output_size(Wi, kw, sw, pw, aw, dw)
-    g = _Geom(kh, kw, sh, sw, dh, dw, ph, ph, pw, pw, G, Ho, Wo, Co, "conv_transpose2d")
+    g = _Geom(kh, kw, sh, sw, dh, dw, ph, ph, pw, pw, G, Ho, Wo, Co, N, Ci, "conv_transpose2d")
     if (g.Ho, g.Wo) != (Hi, Wi):  # output_padding >= stride (allowed when < dilation): pad the input
         from .shape import pad
         input = pad(input, ((0, 0), (0, 0), (0, g.Ho - Hi), (0, g.Wo - Wi)))

@@ -61,12 +61,53 @@ def test_conv2d_equals_torch_batch_last_layout(k, s, p, d, g, monkeypatch):
     _conv2d_vs_torch(k, s, p, d, g)
 
 
+FFT_GRID = [(k, p) for k in (1, 2, 3, 4) for p in (0, 1, 2, "same", "full")]
+
+
+@pytest.mark.parametrize("k,p", FFT_GRID)
+def test_conv2d_fft_algorithm_equals_torch(k, p, monkeypatch):
+    # the FFT path (stride 1): circular correlation with period P >= H + max(pad) = the linear one
+    monkeypatch.setattr(C, "_FFT_MODE", "always")
+    _conv2d_vs_torch(k, 1, p, 1, 1)
+
+
+def test_fft_path_second_order_transpose_and_float32(monkeypatch):
+    monkeypatch.setattr(C, "_FFT_MODE", "always")
+    torch = torch_or_skip()
+    F = torch.nn.functional
+    x, w, b = t64(_r(1, 2, 5, 4)), t64(_r(3, 2, 3, 2, seed=1)), t64(_r(3))
+    assert cr.gradgradcheck(lambda x, w, b: cr.tanh(conv2d(x, w, b, padding=(2, 1))), [x, w, b])
+    compare_with_torch(lambda x, w: conv_transpose2d(x, w, padding=1), lambda x, w: F.conv_transpose2d(x, w, padding=1),
+                       [_r(2, 3, 4, 5), _r(3, 2, 3, 3, seed=2)])
+    # float32 stays float32 and is accurate to float32 rounding
+    x32, w32 = _r(4, 8, 12, 12).astype(np.float32), _r(6, 8, 5, 5, seed=3).astype(np.float32)
+    X, W = cr.Tensor(x32, requires_grad=True), cr.Tensor(w32, requires_grad=True)
+    y = conv2d(X, W, padding=2)
+    ref = conv2d(cr.Tensor(x32.astype(np.float64)), cr.Tensor(w32.astype(np.float64)), padding=2).data
+    assert y.dtype == np.float32 and np.abs(y.data - ref).max() < 1e-5 * np.abs(ref).max()
+    y.sum().backward()
+    assert X.grad.dtype == W.grad.dtype == np.float32
+
+
+def test_algorithm_choice():
+    # the cost model picks the FFT for large kernels with many channels (the TF-CNN's second conv),
+    # im2col for small channel counts, 3×3 kernels, strides and groups
+    assert C._Geom(5, 5, 1, 1, 1, 1, 2, 2, 2, 2, 1, 14, 14, C=32, N=50, K=64).fft
+    assert not C._Geom(5, 5, 1, 1, 1, 1, 0, 0, 0, 0, 1, 14, 14, C=6, N=64, K=16).fft      # LeNet C3
+    assert not C._Geom(5, 5, 1, 1, 1, 1, 2, 2, 2, 2, 1, 28, 28, C=1, N=50, K=32).fft      # first layer
+    assert not C._Geom(3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 32, 32, C=64, N=32, K=64).fft     # 3×3
+    assert not C._Geom(5, 5, 2, 2, 1, 1, 2, 2, 2, 2, 1, 14, 14, C=32, N=50, K=64).fft     # strided
+    g = C._Geom(5, 5, 1, 1, 1, 1, 2, 2, 2, 2, 1, 14, 14, C=32, N=50, K=64)
+    assert g.P >= 14 + 2 and g.Q >= 14 + 2
+
+
 def _conv2d_vs_torch(k, s, p, d, g):
     torch = torch_or_skip()
     F = torch.nn.functional
     x, w, b = _r(2, 4, 7, 6, seed=k), _r(6, 4 // g, k, k, seed=s), _r(6, seed=d)
+    tp = d * (k - 1) if p == "full" else p      # 'full' is a chainrule extension (spec: CONV-PAD-FULL)
     compare_with_torch(lambda x, w, b: conv2d(x, w, b, s, p, d, g),
-                       lambda x, w, b: F.conv2d(x, w, b, s, p, d, g), [x, w, b])
+                       lambda x, w, b: F.conv2d(x, w, b, s, tp, d, g), [x, w, b])
 
 
 @pytest.mark.parametrize("k,s,p,a,d,g", [(3, 2, 1, 1, 1, 1), (2, 3, 0, 2, 1, 2), (3, 1, 1, 0, 2, 1), (1, 2, 0, 1, 1, 1),
