@@ -21,6 +21,10 @@ class LBFGS(Optimizer):
     max|g| ≤ ``tolerance_grad``, when gᵀd > −``tolerance_change``, or when the step max|t·d| or the change
     of R falls below ``tolerance_change``.  Returns the loss from the first evaluation.  One parameter
     group only (all parameters are treated as one vector).
+
+    As in PyTorch, the line search may use only ``max_eval`` − (evaluations so far) evaluations: with
+    ``max_iter=1`` and the default ``max_eval`` (= 1) it cannot search at all and stalls at t = 0 once the
+    first trial step fails — pass ``max_eval`` explicitly (e.g. 25) when stepping one iteration at a time.
     """
 
     def __init__(self, params, lr: float = 1.0, max_iter: int = 20, max_eval: int | None = None,

@@ -86,7 +86,8 @@ def optimizer_specs(task: str) -> list[Spec]:
         Spec("Rprop (iRprop−)", lambda p: optim.Rprop(p, lr=0.01), "fb", "Δ₀ 0.01, full batch"),
         Spec("Rprop (iRprop+)", lambda p: optim.Rprop(p, lr=0.01, variant="irprop+"), "fb", "Δ₀ 0.01, full batch"),
         Spec("CG (PR+)", lambda p: optim.ConjugateGradient(p), "fb", "strong Wolfe c₂ 0.1, full batch"),
-        Spec("L-BFGS", lambda p: optim.LBFGS(p, max_iter=1, history_size=20, line_search_fn="strong_wolfe"), "fb",
+        Spec("L-BFGS", lambda p: optim.LBFGS(p, max_iter=1, max_eval=25, history_size=20,
+                                             line_search_fn="strong_wolfe"), "fb",
              "history 20, strong Wolfe, 1 iteration/epoch"),
     ]
     if task != "mnist":
@@ -309,7 +310,7 @@ def trajectories(out: Path, steps: int) -> dict:
         ("Rprop", lambda p, lr: optim.Rprop(p, lr=0.01), "loss"),
         ("Quickprop", lambda p, lr: optim.Quickprop(p, lr=lr), "loss"),
         ("CG", lambda p, lr: optim.ConjugateGradient(p), "loss"),
-        ("L-BFGS", lambda p, lr: optim.LBFGS(p, max_iter=1, line_search_fn="strong_wolfe"), "loss"),
+        ("L-BFGS", lambda p, lr: optim.LBFGS(p, max_iter=1, max_eval=25, line_search_fn="strong_wolfe"), "loss"),
         ("Newton", lambda p, lr: optim.Newton(p, line_search_fn="armijo"), "newton"),
         ("LM", lambda p, lr: optim.LevenbergMarquardt(p, max_iter=1), "residual"),
     ]
