@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from .optimizer import Optimizer, check_lr, check_range
@@ -30,7 +32,7 @@ class Adadelta(Optimizer):
         check_range("weight_decay", weight_decay, 0.0)
         super().__init__(params, dict(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay, maximize=maximize))
 
-    def step(self, closure=None):
+    def step(self, closure: Callable | None = None):
         loss = self._eval_closure(closure)
         for group in self.param_groups:
             lr, rho, eps, wd = group["lr"], group["rho"], group["eps"], group["weight_decay"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from .optimizer import Optimizer, check_lr, check_range
@@ -36,7 +38,7 @@ class Adam(Optimizer):
         super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
                                       amsgrad=amsgrad, maximize=maximize))
 
-    def step(self, closure=None):
+    def step(self, closure: Callable | None = None):
         loss = self._eval_closure(closure)
         decoupled = self._decoupled
         state = self.state

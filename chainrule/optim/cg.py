@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from .line_search import get_line_search
@@ -48,7 +50,7 @@ class ConjugateGradient(Optimizer):
         if len(self.param_groups) != 1:
             raise ValueError("ConjugateGradient works on all parameters together and supports one parameter group only")
 
-    def step(self, closure=None):
+    def step(self, closure: Callable | None = None):
         if closure is None:
             raise RuntimeError("ConjugateGradient needs step(closure): the closure must zero the gradients, "
                                "compute the loss, call backward() and return the loss")

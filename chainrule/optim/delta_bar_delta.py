@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from .optimizer import Optimizer, check_lr, check_range
@@ -41,7 +43,7 @@ class DeltaBarDelta(Optimizer):
         super().__init__(params, dict(lr=lr, kappa=kappa, phi=phi, theta=theta, momentum=momentum,
                                       compare=compare, weight_decay=weight_decay, maximize=maximize))
 
-    def step(self, closure=None):
+    def step(self, closure: Callable | None = None):
         loss = self._eval_closure(closure)
         for group in self.param_groups:
             kappa, phi, theta, mu = group["kappa"], group["phi"], group["theta"], group["momentum"]

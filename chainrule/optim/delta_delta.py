@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from .optimizer import Optimizer, check_lr, check_range
@@ -29,7 +31,7 @@ class DeltaDelta(Optimizer):
         super().__init__(params, dict(lr=lr, gamma=gamma, min_lr=min_lr, weight_decay=weight_decay,
                                       maximize=maximize))
 
-    def step(self, closure=None):
+    def step(self, closure: Callable | None = None):
         loss = self._eval_closure(closure)
         for group in self.param_groups:
             gamma, min_lr, wd = group["gamma"], group["min_lr"], group["weight_decay"]

@@ -43,7 +43,7 @@ class GaussNewton(Optimizer):
             raise ValueError("GaussNewton works on all parameters together and supports one parameter group only")
         self.residual_fn = residual_fn
 
-    def step(self, closure=None):
+    def step(self, closure: Callable | None = None):
         fn = closure if closure is not None else self.residual_fn
         if fn is None:
             raise RuntimeError("GaussNewton needs the residuals: pass residual_fn to the constructor or "

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from .line_search import get_line_search
 from .optimizer import Optimizer, check_lr, check_range
 
@@ -29,7 +31,7 @@ class GD(Optimizer):
                                       maximize=maximize))
         self.line_search_kwargs = line_search_kwargs
 
-    def step(self, closure=None):
+    def step(self, closure: Callable | None = None):
         ls = self.param_groups[0]["line_search_fn"]
         if ls is None:
             loss = self._eval_closure(closure)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from .line_search import get_line_search
@@ -49,7 +51,7 @@ class LBFGS(Optimizer):
         if len(self.param_groups) != 1:
             raise ValueError("LBFGS doesn't support per-parameter options (parameter groups)")
 
-    def step(self, closure=None):
+    def step(self, closure: Callable | None = None):
         if closure is None:
             raise RuntimeError("LBFGS needs step(closure): the closure must zero the gradients, compute the "
                                "loss, call backward() and return the loss")

@@ -59,7 +59,7 @@ class LevenbergMarquardt(Optimizer):
     def lm_state(self) -> dict:
         return self.state.setdefault(self.param_groups[0]["params"][0], {})
 
-    def step(self, closure=None) -> float:
+    def step(self, closure: Callable | None = None) -> float:
         fn = closure if closure is not None else self.residual_fn
         if fn is None:
             raise RuntimeError("LevenbergMarquardt needs the residuals: pass residual_fn to the constructor or "

@@ -186,7 +186,7 @@ def line_search(params: Sequence[Tensor], closure: Callable, direction: Sequence
     from .optimizer import Optimizer
 
     class _Holder(Optimizer):
-        def step(self, closure=None):  # pragma: no cover - never called
+        def step(self, closure: Callable | None = None):  # pragma: no cover - never called
             raise NotImplementedError
 
     opt = _Holder(list(params), {})

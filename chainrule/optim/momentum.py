@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from .optimizer import Optimizer, _required, check_lr, check_range
@@ -40,7 +42,7 @@ class Momentum(Optimizer):
         super().__init__(params, dict(lr=lr, momentum=momentum, form=form, weight_decay=weight_decay,
                                       maximize=maximize))
 
-    def step(self, closure=None):
+    def step(self, closure: Callable | None = None):
         loss = self._eval_closure(closure)
         for group in self.param_groups:
             lr, mu, wd, form = group["lr"], group["momentum"], group["weight_decay"], group["form"]

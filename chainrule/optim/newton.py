@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from . import _second_order as so
@@ -56,7 +58,7 @@ class Newton(Optimizer):
         s = self._sign()
         return s * float(loss.data), s * g
 
-    def step(self, closure=None):
+    def step(self, closure: Callable | None = None):
         if closure is None:
             raise RuntimeError("Newton needs step(closure): the closure returns the loss (without calling "
                                "backward()); Newton computes the gradient and Hessian from it")

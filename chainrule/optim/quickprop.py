@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from .optimizer import Optimizer, check_lr, check_range
@@ -36,7 +38,7 @@ class Quickprop(Optimizer):
         super().__init__(params, dict(lr=lr, mu=mu, weight_decay=weight_decay, grad_term=grad_term,
                                       maximize=maximize))
 
-    def step(self, closure=None):
+    def step(self, closure: Callable | None = None):
         loss = self._eval_closure(closure)
         for group in self.param_groups:
             lr, mu, wd = group["lr"], group["mu"], group["weight_decay"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from .optimizer import Optimizer, _required, check_lr, check_range
@@ -56,7 +58,7 @@ class SGD(Optimizer):
         check_range("momentum", momentum, 0.0, 1.0, high_open=True)
         return cls(params, lr=lr * (1 - momentum), momentum=momentum, **kwargs)
 
-    def step(self, closure=None):
+    def step(self, closure: Callable | None = None):
         loss = self._eval_closure(closure)
         for group in self.param_groups:
             lr, mu, damp = group["lr"], group["momentum"], group["dampening"]
