@@ -438,3 +438,19 @@ def test_public_line_search_moves_parameters():
         line_search([w], closure, direction=w.grad.data.copy())
     with pytest.raises(ValueError, match="unknown line search"):
         line_search([w], closure, method="golden")
+
+
+@pytest.mark.parametrize("scaling", ["identity", "diag"])
+def test_lm_singular_normal_matrix_is_handled(scaling):
+    # spec: OPT-LM  a parameter the residuals ignore (zero Jacobian column: JᵀJ singular) — no crash, the other
+    # parameters converge, the ignored one does not move
+    w = param((0.0, 0.0, 5.0))
+    x = np.linspace(0, 1, 10)
+
+    def res():
+        return w[0] + w[1] * cr.Tensor(x) - cr.Tensor(1 + 2 * x) + 0 * w[2]
+
+    opt = optim.LevenbergMarquardt([w], res, scaling=scaling)
+    opt.step()
+    np.testing.assert_allclose(w.data[:2], (1.0, 2.0), rtol=1e-9)
+    assert w.data[2] == 5.0 and not opt.lm_state["failed"]
