@@ -495,3 +495,26 @@ def test_base_class_errors():
     for cls in (optim.LBFGS, optim.ConjugateGradient, optim.Newton):
         with pytest.raises(RuntimeError, match="closure"):
             cls([param((1.0,))]).step()
+
+
+def test_minibatch_gradients_average_to_the_full_gradient():
+    # spec: OPT-SGD  a permutation cut into equal batches: the mean of the batch-mean gradients = the full gradient;
+    # one SGD epoch with B = N is one GD step
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((24, 3)), rng.standard_normal(24)
+    w = param(rng.standard_normal(3))
+
+    def grad_of(idx):
+        w.grad = None
+        ((cr.Tensor(X[idx]) @ w - cr.Tensor(y[idx])) ** 2).mean().backward()
+        return w.grad.data.copy()
+
+    full = grad_of(np.arange(24))
+    perm = rng.permutation(24)
+    batches = [grad_of(perm[i:i + 6]) for i in range(0, 24, 6)]
+    np.testing.assert_allclose(np.mean(batches, axis=0), full, rtol=1e-12)
+    w0 = w.data.copy()
+    opt = optim.SGD([w], lr=0.1)
+    grad_of(np.arange(24))
+    opt.step()
+    np.testing.assert_allclose(w.data, w0 - 0.1 * full, rtol=1e-15)
