@@ -259,10 +259,14 @@ def _check_logits_targets(fn: str, input: Tensor, target) -> None:
                          "For images, move the class axis last and flatten: x.permute(0, 2, 3, 1).reshape(-1, C)")
 
 
-def cross_entropy(input, target, weight=None, reduction: str = "mean", label_smoothing: float = 0.0) -> Tensor:
-    """Softmax cross-entropy from logits S (N, C): −Σ_k y_k log softmax(S)_k.
+def cross_entropy(input, target, weight=None, reduction: str = "mean", label_smoothing: float = 0.0,
+                  ignore_index: int = -100) -> Tensor:
+    """Softmax cross-entropy from logits S (N, C): −Σ_k y_k log softmax(S)_k (categorical NLL).
 
     ``target``: class indices (N,) (integers) or probabilities (N, C).  d/dS = (softmax(S) − Y)/N.
+    As PyTorch: ``weight`` (C,) rescales classes ('mean' then divides by Σ w[target]);
+    ``label_smoothing`` ε mixes the target with the uniform distribution, y(1 − ε) + ε/C; rows whose
+    class index equals ``ignore_index`` contribute nothing and are not counted by 'mean'.
     (spec: LOSS-CE, LOSS-CATEGORICAL)
     """
     input = as_tensor(input)
@@ -273,17 +277,23 @@ def cross_entropy(input, target, weight=None, reduction: str = "mean", label_smo
         input = ops.reshape(input, (1, -1))
         t = t.reshape(1, -1) if t.dtype.kind == "f" else t.reshape(1)
     N, C = input.shape
+    w = None if weight is None else np.asarray(_plain(weight), dtype=input.dtype)
+    denom = None  # the divisor of 'mean' when it is not N
     if t.dtype.kind in "iu":
-        if t.shape != (N,):
-            raise ValueError(f"cross_entropy: class-index target must have shape ({N},), got {t.shape}")
-        if N and (t.min() < 0 or t.max() >= C):
-            raise ValueError(f"cross_entropy: class indices must be in [0, {C - 1}], got range "
-                             f"[{t.min()}, {t.max()}]")
-        if weight is None and label_smoothing == 0.0 and reduction in ("mean", "sum"):
+        valid = _check_class_indices("cross_entropy", t, N, C, ignore_index)
+        if w is None and label_smoothing == 0.0 and reduction in ("mean", "sum") and valid is None:
             return _ce_index_fused(input, t, reduction)
-        onehot = np.zeros((N, C), dtype=input.dtype)
-        onehot[np.arange(N), t] = 1
-        probs = onehot
+        tc = t if valid is None else np.where(valid, t, 0)
+        probs = np.zeros((N, C), dtype=input.dtype)
+        probs[np.arange(N), tc] = 1
+        if label_smoothing:
+            probs = probs * (1 - label_smoothing) + label_smoothing / C
+        row_w = np.ones(N, dtype=input.dtype) if w is None else w[tc]
+        if valid is not None:
+            probs *= valid[:, None]
+            row_w = row_w * valid
+        if w is not None or valid is not None:
+            denom = float(row_w.sum())
     elif t.dtype.kind == "f":
         if t.shape != (N, C):
             raise ValueError(f"cross_entropy: probability target must have shape ({N}, {C}), got {t.shape}")
@@ -291,19 +301,29 @@ def cross_entropy(input, target, weight=None, reduction: str = "mean", label_smo
             probs = ops.reshape(target, (N, C))
         else:
             probs = t.astype(input.dtype, copy=False)
-        onehot = None
+        if label_smoothing:
+            probs = probs * (1 - label_smoothing) + label_smoothing / C
     else:
         raise TypeError(f"cross_entropy: target must be integer class indices or float probabilities, got {t.dtype}")
-    if label_smoothing:
-        probs = probs * (1 - label_smoothing) + label_smoothing / C
     logp = ops.log_softmax(input, 1)
-    w = None if weight is None else np.asarray(_plain(weight), dtype=input.dtype)
     per = -(logp * (probs if w is None else probs * w)).sum(axis=1)
-    if reduction == "mean" and w is not None and onehot is not None:
-        return ops.sum(per) * (1.0 / float((w[t]).sum()))
+    if reduction == "mean" and denom is not None:
+        return ops.sum(per) * (1.0 / denom if denom else math.nan)
     if squeeze and reduction == "none":
         per = ops.reshape(per, ())
     return _reduce(per, reduction)
+
+
+def _check_class_indices(fn: str, t: np.ndarray, N: int, C: int, ignore_index: int) -> np.ndarray | None:
+    """Validate class indices; return the mask of rows to use, or None when no row is ignored."""
+    if t.dtype.kind not in "iu" or t.shape != (N,):
+        raise ValueError(f"{fn}: class-index target must be integers of shape ({N},), got {t.dtype} {t.shape}")
+    valid = t != ignore_index
+    used = t[valid]
+    if used.size and (used.min() < 0 or used.max() >= C):
+        raise ValueError(f"{fn}: class indices must be in [0, {C - 1}] (or ignore_index={ignore_index}), "
+                         f"got range [{used.min()}, {used.max()}]")
+    return None if valid.all() else valid
 
 
 def _ce_index_fused(input: Tensor, t: np.ndarray, reduction: str) -> Tensor:
@@ -330,8 +350,9 @@ def _ce_index_fused(input: Tensor, t: np.ndarray, reduction: str) -> Tensor:
     return _make(np.asarray(total * scale, dtype=z.dtype), (input,), vjp)
 
 
-def nll_loss(input, target, weight=None, reduction: str = "mean") -> Tensor:
-    """−log p[target] from log-probabilities (N, C) and class indices (N,)."""
+def nll_loss(input, target, weight=None, reduction: str = "mean", ignore_index: int = -100) -> Tensor:
+    """−w[c]·log p[c] from log-probabilities (N, C) and class indices c (N,); 'mean' divides by
+    Σ w[c] over the rows not equal to ``ignore_index`` (PyTorch).  (spec: LOSS-CE)"""
     input = as_tensor(input)
     _check_logits_targets("nll_loss", input, target)
     t = np.asarray(_plain(target))
@@ -340,16 +361,17 @@ def nll_loss(input, target, weight=None, reduction: str = "mean") -> Tensor:
         input = ops.reshape(input, (1, -1))
         t = t.reshape(1)
     N, C = input.shape
-    if t.dtype.kind not in "iu" or t.shape != (N,):
-        raise ValueError(f"nll_loss: target must be integer class indices of shape ({N},), got {t.dtype} {t.shape}")
-    if N and (t.min() < 0 or t.max() >= C):
-        raise ValueError(f"nll_loss: class indices must be in [0, {C - 1}]")
-    picked = -input[np.arange(N), t]
-    if weight is not None:
-        w = np.asarray(_plain(weight), dtype=input.dtype)[t]
-        picked = picked * w
+    valid = _check_class_indices("nll_loss", t, N, C, ignore_index)
+    tc = t if valid is None else np.where(valid, t, 0)
+    picked = -input[np.arange(N), tc]
+    if weight is not None or valid is not None:
+        row_w = np.ones(N, dtype=input.dtype) if weight is None else np.asarray(_plain(weight), dtype=input.dtype)[tc]
+        if valid is not None:
+            row_w = row_w * valid
+        picked = picked * row_w
         if reduction == "mean":
-            return ops.sum(picked) * (1.0 / float(w.sum()))
+            denom = float(row_w.sum())
+            return ops.sum(picked) * (1.0 / denom if denom else math.nan)
     if squeeze and reduction == "none":
         picked = ops.reshape(picked, ())
     return _reduce(picked, reduction)

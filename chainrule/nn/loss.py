@@ -68,23 +68,23 @@ class CrossEntropyLoss(_Loss):
     """−Σ_k y_k log softmax(S)_k from logits, class-index or probability targets — categorical NLL;
     ∂/∂S = softmax(S) − Y.  (spec: LOSS-CE, LOSS-CATEGORICAL, LOSS-OUTPUT-DELTA)"""
 
-    def __init__(self, weight=None, reduction: str = "mean", label_smoothing: float = 0.0):
+    def __init__(self, weight=None, reduction: str = "mean", label_smoothing: float = 0.0, ignore_index: int = -100):
         super().__init__(reduction)
-        self.weight, self.label_smoothing = weight, label_smoothing
+        self.weight, self.label_smoothing, self.ignore_index = weight, label_smoothing, ignore_index
 
     def forward(self, input, target):
-        return F.cross_entropy(input, target, self.weight, self.reduction, self.label_smoothing)
+        return F.cross_entropy(input, target, self.weight, self.reduction, self.label_smoothing, self.ignore_index)
 
 
 class NLLLoss(_Loss):
     """−log p[target] from log-probabilities (use after LogSoftmax).  (spec: LOSS-CE)"""
 
-    def __init__(self, weight=None, reduction: str = "mean"):
+    def __init__(self, weight=None, reduction: str = "mean", ignore_index: int = -100):
         super().__init__(reduction)
-        self.weight = weight
+        self.weight, self.ignore_index = weight, ignore_index
 
     def forward(self, input, target):
-        return F.nll_loss(input, target, self.weight, self.reduction)
+        return F.nll_loss(input, target, self.weight, self.reduction, self.ignore_index)
 
 
 class GaussianNLLLoss(_Loss):

@@ -218,6 +218,24 @@ def test_cross_entropy_index_targets_match_torch(reduction, weighted, smoothing)
 
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 @pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("smoothing", [0.0, 0.2])
+def test_ignore_index_matches_torch(reduction, weighted, smoothing):
+    s, t = RNG.normal(size=(6, 4)), np.array([1, -100, 3, 0, -100, 2])
+    w = RNG.uniform(0.5, 2, 4) if weighted else None
+    wt = None if w is None else torch.tensor(w)
+    _check(lambda z: F.cross_entropy(z, t, w, reduction, smoothing),
+           lambda z: TF.cross_entropy(z, torch.tensor(t), wt, reduction=reduction, label_smoothing=smoothing), [s])
+    lp = np.log(RNG.dirichlet(np.ones(4), 6))
+    t2 = np.array([1, 3, 3, 0, 2, 2])
+    _check(lambda z: F.nll_loss(z, t2, w, reduction, ignore_index=3),
+           lambda z: TF.nll_loss(z, torch.tensor(t2), wt, reduction=reduction, ignore_index=3), [lp])
+    m = nn.CrossEntropyLoss(ignore_index=2)(t64(s), np.array([2, 2, 1, 0, 2, 2]))
+    mt = TF.cross_entropy(torch.tensor(s), torch.tensor([2, 2, 1, 0, 2, 2]), ignore_index=2)
+    assert abs(m.item() - mt.item()) < 1e-14
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("weighted", [False, True])
 def test_cross_entropy_probability_targets_match_torch(reduction, weighted):
     s = RNG.normal(size=(5, 4))
     q = RNG.dirichlet(np.ones(4), 5)
@@ -229,9 +247,9 @@ def test_cross_entropy_probability_targets_match_torch(reduction, weighted):
 def test_cross_entropy_single_sample_and_errors():
     s = RNG.normal(size=4)
     compare_with_torch(lambda z: F.cross_entropy(z, np.array(2)), lambda z: TF.cross_entropy(z, torch.tensor(2)), [s])
-    with pytest.raises(ValueError, match="class indices must be in \\[0, 3\\]"):
+    with pytest.raises(ValueError, match="class indices must be in \\[0, 3\\] \\(or ignore_index=-100\\)"):
         F.cross_entropy(t64(np.zeros((2, 4))), np.array([0, 4]))
-    with pytest.raises(ValueError, match="must have shape \\(2,\\)"):
+    with pytest.raises(ValueError, match="integers of shape \\(2,\\)"):
         F.cross_entropy(t64(np.zeros((2, 4))), np.array([0, 1, 2]))
     with pytest.raises(ValueError, match="permute"):
         F.cross_entropy(t64(np.zeros((2, 4, 3, 3))), np.zeros((2, 3, 3), int))
