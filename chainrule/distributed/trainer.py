@@ -157,7 +157,7 @@ class DataParallelTrainer:
       each epoch's end; ``resume``: a checkpoint path to continue from (True: ``checkpoint`` if it exists).
     * ``overlap``/``bucket_cap_mb``: see :class:`DistributedDataParallel`.  ``clip_grad_norm``: applied to the
       *averaged* gradient.  ``step_callbacks``: functions ``f(trainer, global_step, loss)`` after every step.
-    * ``progress``: a tqdm bar on rank 0.
+    * ``progress``: a tqdm bar on rank 0 (when stderr is a terminal).
 
     ``fit(epochs, max_steps=None)`` returns the history ``{'loss': [...per epoch], 'val_loss', 'val_accuracy',
     'step_loss': [...per step], 'time'}``; losses are averaged over the ranks (the global batch's mean loss),
@@ -318,7 +318,7 @@ class DataParallelTrainer:
                 self.sampler.set_epoch(self.epoch)
                 self.sampler.set_start_index(self.samples_in_epoch)
                 self.loader.set_epoch(self.epoch)
-                if self.progress and c.rank == 0:
+                if self.progress and c.rank == 0 and sys.stderr.isatty():  # quiet off a terminal
                     from tqdm.auto import tqdm
                     bar = tqdm(total=len(self.loader), desc=f"epoch {self.epoch + 1}/{shown}", leave=False)
                 stopped = False
