@@ -15,6 +15,7 @@ MNIST-format IDX files (``train-images-idx3-ubyte[.gz]``, ``train-labels-idx1-ub
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import sys
 from pathlib import Path
@@ -48,11 +49,16 @@ def make_optimizer(name: str, params, lr: float | None, momentum: float = 0.0, w
         raise CLIError(f"unknown optimizer {name!r}; available: {', '.join(available_optimizers())}")
     cls_name, default_lr = OPTIMIZERS[key]
     cls = getattr(optim, cls_name)
+    accepted = inspect.signature(cls.__init__).parameters
     kw: dict[str, Any] = {"lr": default_lr if lr is None else lr}
-    if key == "sgd":
-        kw.update(momentum=momentum, weight_decay=weight_decay)
-    elif weight_decay:
-        kw["weight_decay"] = weight_decay
+    for name, value, default in (("momentum", momentum, 0.0), ("weight_decay", weight_decay, 0.0)):
+        if value != default:
+            if name not in accepted:
+                raise CLIError(f"--{name.replace('_', '-')} is not an option of {cls_name}; drop it or choose "
+                               "an optimizer that has it (e.g. sgd)")
+            kw[name] = value
+    if lr is not None and lr <= 0:
+        raise CLIError(f"--lr must be positive, got {lr}")
     return cls(params, **kw)
 
 

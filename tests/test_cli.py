@@ -52,6 +52,8 @@ def test_train_options_and_idx_folder(tmp_path, capsys):
     (["train", "--model", "resnet9000"], "unknown model"),
     (["train", "--optimizer", "sgdx"], "unknown optimizer"),
     (["train", "--epochs", "0"], "positive"),
+    (["train", "--optimizer", "rprop", "--weight-decay", "0.1"], "not an option of Rprop"),
+    (["train", "--lr", "-1"], "positive"),
     (["eval", "/nonexistent/model.npz"], "not found"),
 ])
 def test_helpful_errors(argv, msg, capsys, tmp_path):
