@@ -113,10 +113,12 @@ def main() -> None:
     ax[1].plot([], [], "o", c="C3", label="SGD η=0.1")
     ax[1].plot([], [], "x", c="k", label="not mixed in 20,000 steps")
     ax[1].set_xscale("log")
+    from matplotlib.ticker import NullFormatter
+    ax[1].xaxis.set_minor_formatter(NullFormatter())
     ax[1].set_xlabel("β⁻¹ = η/(2b)")
     ax[1].set_ylabel("fraction in the wide basin")
     ax[1].legend(fontsize=8)
-    fig.suptitle("SGD's steady state: larger η/b favours the wide minimum")
+    fig.suptitle("SGD's steady state follows exp(−Φ/β⁻¹), β⁻¹ = η/(2b): larger η/b moves mass to the wide well")
     fig.tight_layout()
     fig.savefig(args.out / f"{name}.png", dpi=110)
 
