@@ -410,7 +410,8 @@ def _make(data: np.ndarray, parents: tuple, vjp: Callable) -> Tensor:
 def _share_version(view: Tensor, base: Tensor) -> Tensor:
     """Mark ``view`` (the output of a view op: reshape, transpose, basic indexing, ...) as sharing
     ``base``'s version counter when their arrays overlap, so in-place changes through either are seen."""
-    if np.may_share_memory(view.data, base.data):
+    v, b = view.data, base.data
+    if (v if v.base is None else v.base) is (b if b.base is None else b.base):  # same memory owner
         view._version = base._version
         if view._versions:
             view._versions = view._versions[:-1] + (base._version.n,)

@@ -131,3 +131,5 @@ def test_views_share_version_counter():
         z.backward()
     c = y.detach()[:, [0, 1]]  # advanced indexing copies: no shared counter
     assert c._version is not y._version
+    assert y.T.reshape(-1)._version is not y._version  # reshaping a transpose copies
+    assert y[1:][:, 1:]._version is y._version  # views of views share the owner's counter
