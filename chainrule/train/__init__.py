@@ -9,9 +9,7 @@ spec: TRAIN-SGD-MODES, TRAIN-CURVES, TRAIN-LOOP-000, SGD-MINIBATCH, CV-RISK, CV-
 TRICK-LR-SEARCH, REG-EARLY-STOP, TRAIN-VAL-EARLYSTOP
 """
 
-from importlib.util import find_spec as _find_spec
-
-from . import callbacks, metrics, plots
+from . import callbacks, metrics, model_selection, plots
 from .callbacks import (
     Callback,
     CSVLogger,
@@ -38,10 +36,32 @@ from .metrics import (
     rmse,
     topk_accuracy,
 )
+from .model_selection import (
+    CVResult,
+    GridSearchCV,
+    KFold,
+    LeaveOneOut,
+    ModuleEstimator,
+    NestedCVResult,
+    ParameterGrid,
+    ParameterSampler,
+    RandomizedSearchCV,
+    Scorer,
+    StratifiedKFold,
+    check_cv,
+    complexity_curve,
+    cross_val_predict,
+    cross_val_score,
+    get_scorer,
+    make_scorer,
+    nested_cross_val_score,
+    register_backend,
+    run_tasks,
+    select_ridge_alpha,
+    train_test_split,
+    validation_curve,
+)
 from .plots import plot_confusion_matrix, plot_image_grid, plot_learning_curves, plot_misclassified
-
-if _find_spec(__name__ + ".model_selection") is not None:  # written separately (CV-KFOLD, ...)
-    from . import model_selection  # noqa: F401
 
 __all__ = [
     "fit", "evaluate", "predict", "History", "TrainState", "as_loader", "clip_grad_norm_", "per_sample_loss",
@@ -50,5 +70,9 @@ __all__ = [
     "TerminateOnNaN",
     "lr_search", "LRSearchResult", "DEFAULT_LR_GRID", "accuracy", "confusion_matrix", "error_count",
     "error_rate", "mae", "mse", "r2", "rmse", "topk_accuracy", "plot_confusion_matrix", "plot_image_grid",
-    "plot_learning_curves", "plot_misclassified",
+    "plot_learning_curves", "plot_misclassified", "model_selection", "CVResult", "GridSearchCV", "KFold",
+    "LeaveOneOut", "ModuleEstimator", "NestedCVResult", "ParameterGrid", "ParameterSampler", "RandomizedSearchCV",
+    "Scorer", "StratifiedKFold", "check_cv", "complexity_curve", "cross_val_predict", "cross_val_score",
+    "get_scorer", "make_scorer", "nested_cross_val_score", "register_backend", "run_tasks", "select_ridge_alpha",
+    "train_test_split", "validation_curve",
 ]
