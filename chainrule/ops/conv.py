@@ -450,7 +450,8 @@ def _add_bias(y: Tensor, b: Tensor | None) -> Tensor:
     return _make(y.data + b.data.reshape(shape), (y, b), vjp)
 
 
-def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups: int = 1) -> Tensor:
+def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: int | tuple = 1,
+           padding: int | tuple | str = 0, dilation: int | tuple = 1, groups: int = 1) -> Tensor:
     """2-D cross-correlation, ``torch.nn.functional.conv2d`` semantics.  (spec: CNN-CONV2D, CONV2D-LAYER)
 
     Y[n,k,a,b] = b_k + Σ_c Σ_{i,j} W[k,c,i,j] · X̃[n,c,a·s + d·i, b·s + d·j].  ``input`` (N, C_in, H, W),
@@ -487,7 +488,8 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups: in
     return _add_bias(_conv_prim(input, weight, g), bias)
 
 
-def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups: int = 1) -> Tensor:
+def conv1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: int | tuple = 1,
+           padding: int | tuple | str = 0, dilation: int | tuple = 1, groups: int = 1) -> Tensor:
     """1-D cross-correlation on (N, C_in, L), weight (C_out, C_in/groups, k):
     y[n,k,t] = b_k + Σ_c Σ_r W[k,c,r]·x̃[n,c,t·s + d·r]; L_out = ⌊(L + 2p − d(k − 1) − 1)/s⌋ + 1.
     Computed as conv2d with H = 1.  (spec: CNN-CONV1D, CONV1D-DILATED)"""
@@ -506,8 +508,9 @@ def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups: in
     return reshape(y, (y.shape[0], y.shape[1], y.shape[3]))
 
 
-def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups: int = 1,
-                     dilation=1) -> Tensor:
+def conv_transpose2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: int | tuple = 1,
+                     padding: int | tuple = 0, output_padding: int | tuple = 0, groups: int = 1,
+                     dilation: int | tuple = 1) -> Tensor:
     """Transposed (fractionally strided) convolution, ``torch.nn.functional.conv_transpose2d`` semantics.
 
     ``weight`` (C_in, C_out/groups, kH, kW).  It is the adjoint Cᵀ of the convolution sharing the kernel
@@ -544,8 +547,9 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
     return _add_bias(_conv_t_prim(input, weight, g, Co), bias)
 
 
-def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups: int = 1,
-                     dilation=1) -> Tensor:
+def conv_transpose1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: int | tuple = 1,
+                     padding: int | tuple = 0, output_padding: int | tuple = 0, groups: int = 1,
+                     dilation: int | tuple = 1) -> Tensor:
     """1-D transposed convolution on (N, C_in, L), weight (C_in, C_out/groups, k).  (spec: CONV-TRANSPOSED)"""
     input, weight = operands(input, weight)
     from .shape import reshape
@@ -558,7 +562,7 @@ def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_paddi
 
 
 # ----------------------------------------------------------------------------- padding modes
-def pad_nd(x, pads: Sequence[tuple[int, int]], mode: str = "zeros") -> Tensor:
+def pad_nd(x: Tensor, pads: Sequence[tuple[int, int]], mode: str = "zeros") -> Tensor:
     """Pad the trailing len(pads) axes by (before, after) each: 'zeros' | 'circular' | 'reflect' |
     'replicate' (``Conv2d(padding_mode=...)``).  Circular padding makes convolution exactly
     translation-equivariant under circular shifts (spec: CONV2D-LAYER, CONV1D-DILATED)."""
@@ -590,7 +594,8 @@ def pad_nd(x, pads: Sequence[tuple[int, int]], mode: str = "zeros") -> Tensor:
 
 
 # ----------------------------------------------------------------------------- references and helpers
-def conv_matrix(weight, input_size, stride=1, padding=0, dilation=1) -> np.ndarray:
+def conv_matrix(weight, input_size: int | tuple, stride: int | tuple = 1, padding: int | tuple = 0,
+                dilation: int | tuple = 1) -> np.ndarray:
     """The convolution as a sparse matrix, dense here: y.ravel() = C · x.ravel() per sample (row-major;
     shape (C_out·∏o, C_in·∏i)).  Weight (C_out, C_in, k) or (C_out, C_in, kH, kW); ``input_size`` = i or
     (iH, iW).  Backward ∂L/∂x = Cᵀ ∂L/∂y; the transposed convolution is Cᵀ.  (spec: CONV-AS-MATRIX,
@@ -613,7 +618,8 @@ def conv_matrix(weight, input_size, stride=1, padding=0, dilation=1) -> np.ndarr
     return M.reshape(K * int(np.prod(osz)), C * int(np.prod(isz)))
 
 
-def conv_transpose_via_conv(x, w, stride=1, padding=0, output_padding=0) -> np.ndarray:
+def conv_transpose_via_conv(x, w, stride: int | tuple = 1, padding: int | tuple = 0,
+                            output_padding: int | tuple = 0) -> np.ndarray:
     """Reference transposed convolution through a direct one (wasteful, for tests): 1. stretch the input
     with s − 1 zeros between units, 2. pad k − p − 1 per side plus a at the bottom/right (negative =
     crop), 3. unit-stride cross-correlation with the kernel rotated 180° and in/out channels swapped.

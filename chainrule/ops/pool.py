@@ -151,8 +151,9 @@ def _max_pool_route(dy, arg: np.ndarray, g: _PGeom, x_shape: tuple):
     return dxp[:, :, g.ph:g.ph + H, g.pw:g.pw + W]
 
 
-def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode: bool = False,
-               return_indices: bool = False):
+def max_pool2d(input: Tensor, kernel_size: int | tuple, stride: int | tuple | None = None, padding: int | tuple = 0,
+               dilation: int | tuple = 1, ceil_mode: bool = False,
+               return_indices: bool = False) -> Tensor | tuple[Tensor, Tensor]:
     """2-D max pooling, ``torch.nn.functional.max_pool2d`` semantics (stride defaults to the kernel size,
     padding −∞, at most half the kernel).  Gradient routed to the first arg-max of each window.
     With ``return_indices`` also returns the flat arg-max index h·W + w per (n, c) plane (int64).
@@ -187,8 +188,8 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     return out
 
 
-def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode: bool = False,
-               return_indices: bool = False):
+def max_pool1d(input: Tensor, kernel_size: int, stride: int | None = None, padding: int = 0, dilation: int = 1,
+               ceil_mode: bool = False, return_indices: bool = False) -> Tensor | tuple[Tensor, Tensor]:
     """1-D max pooling on (N, C, L) (as max_pool2d with H = 1).  (spec: CNN-MAXPOOL)"""
     x = as_tensor(input)
     if x.ndim != 3:
@@ -204,7 +205,7 @@ def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     return reshape(r, (r.shape[0], r.shape[1], r.shape[3]))
 
 
-def max_unpool2d(input, indices, output_size) -> Tensor:
+def max_unpool2d(input: Tensor, indices, output_size: tuple) -> Tensor:
     """Place each value at its recorded arg-max (indices from ``max_pool2d(return_indices=True)``); zeros
     elsewhere.  ``output_size`` = (H, W)."""
     x = as_tensor(input)
@@ -266,8 +267,8 @@ def _divisors(g: _PGeom, count_include_pad: bool) -> np.ndarray:
     return np.outer(axis(g.Ho, g.sh, g.kh, g.ph, g.H), axis(g.Wo, g.sw, g.kw, g.pw, g.W))
 
 
-def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode: bool = False,
-               count_include_pad: bool = True, divisor_override: int | None = None) -> Tensor:
+def avg_pool2d(input: Tensor, kernel_size: int | tuple, stride: int | tuple | None = None, padding: int | tuple = 0,
+               ceil_mode: bool = False, count_include_pad: bool = True, divisor_override: int | None = None) -> Tensor:
     """2-D average pooling, ``torch.nn.functional.avg_pool2d`` semantics: O = (1/k²)Σ_window X̃ with
     zero padding counted (``count_include_pad=True``); backward spreads δ/k² (overlaps add).
     (spec: CNN-AVGPOOL, POOL-OUTSIZE)"""
@@ -288,7 +289,7 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode: bool = Fal
     return s * Tensor._wrap((1.0 / div).astype(x.dtype))
 
 
-def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode: bool = False,
+def avg_pool1d(input: Tensor, kernel_size: int, stride: int | None = None, padding: int = 0, ceil_mode: bool = False,
                count_include_pad: bool = True) -> Tensor:
     """1-D average pooling on (N, C, L).  (spec: CNN-AVGPOOL)"""
     x = as_tensor(input)
@@ -310,7 +311,7 @@ def _adaptive_matrix(n: int, o: int, dtype) -> np.ndarray:
     return P
 
 
-def adaptive_avg_pool2d(input, output_size) -> Tensor:
+def adaptive_avg_pool2d(input: Tensor, output_size: int | tuple) -> Tensor:
     """Average over PyTorch's adaptive windows so the output is ``output_size`` (an int, a pair; None keeps
     that axis): O = P_H X P_Wᵀ with row-averaging matrices (exact, differentiable to any order).
     (spec: CNN-AVGPOOL)"""
@@ -334,13 +335,14 @@ def adaptive_avg_pool2d(input, output_size) -> Tensor:
     return matmul(matmul(Ph, x), Pw)
 
 
-def adaptive_avg_pool1d(input, output_size: int) -> Tensor:
+def adaptive_avg_pool1d(input: Tensor, output_size: int) -> Tensor:
+    """Adaptive average pooling of (N, C, L) to ``output_size`` values.  (spec: CNN-AVGPOOL)"""
     x = as_tensor(input)
     y = adaptive_avg_pool2d(reshape(x, x.shape[:-1] + (1, x.shape[-1])), (1, output_size))
     return reshape(y, x.shape[:-1] + (y.shape[-1],))
 
 
-def global_avg_pool2d(input, keepdim: bool = False) -> Tensor:
+def global_avg_pool2d(input: Tensor, keepdim: bool = False) -> Tensor:
     """Mean over H, W: (N, C, H, W) → (N, C) (or (N, C, 1, 1) with ``keepdim``).  (spec: CNN-AVGPOOL)"""
     x = as_tensor(input)
     _check4(x, "global_avg_pool2d")

@@ -96,22 +96,21 @@ def test_summary_restores_the_model():
 
 
 def test_lenet5_learns_mnist_quickly():
-    # smoke test on genuine MNIST (skips without the files): one pass over 3,000 images
+    # smoke test on genuine MNIST (skips without the files): one pass over 3,000 images.  Only the small
+    # test file is read: train on its first 3,000 images, evaluate on its last 1,000.
     root = mnist_dir()
     from chainrule.data import load_mnist
-    X, y = load_mnist(root, "train")
-    Xt, yt = load_mnist(root, "test")
-    X, y = pad_mnist(X[:3000]).data, y[:3000]
-    Xt, yt = pad_mnist(Xt[:1000]).data, yt[:1000]
+    X, y = load_mnist(root, "test")
+    Xp = pad_mnist(X).data
     cr.manual_seed(0)
     m = LeNet5(generator=cr.Generator(0))
     opt = cr.optim.SGD(m.parameters(), lr=0.05, momentum=0.9)
     for i in range(0, 3000, 32):
-        loss = nn.functional.cross_entropy(m(cr.Tensor(X[i:i + 32])), y[i:i + 32])
+        loss = nn.functional.cross_entropy(m(cr.Tensor(Xp[i:i + 32])), y[i:i + 32])
         opt.zero_grad()
         loss.backward()
         opt.step()
     m.eval()
     with cr.no_grad():
-        acc = float((m(cr.Tensor(Xt)).data.argmax(1) == yt).mean())
-    assert acc > 0.75, acc       # chance is 0.1; 81 % measured
+        acc = float((m(cr.Tensor(Xp[-1000:])).data.argmax(1) == y[-1000:]).mean())
+    assert acc > 0.75, acc       # chance is 0.1

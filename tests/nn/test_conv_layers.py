@@ -41,7 +41,8 @@ def _same_as_torch(mod, tmod, x, atol=1e-12):
 
 
 @pytest.mark.parametrize("kw", [dict(), dict(stride=2, padding=1), dict(padding="same", dilation=2),
-                                dict(groups=2, bias=False), dict(padding=1, padding_mode="circular"),
+                                dict(groups=2, bias=False), dict(groups=2, padding=1, kernel_size=1),
+                                dict(padding=1, padding_mode="circular"),
                                 dict(padding=(1, 2), padding_mode="reflect"), dict(padding=2, padding_mode="replicate"),
                                 dict(kernel_size=(3, 2), stride=(2, 1), padding="valid")])
 def test_conv2d_layer_equals_torch(kw):
@@ -52,6 +53,12 @@ def test_conv2d_layer_equals_torch(kw):
     m = nn.Conv2d(4, 6, k, dtype=np.float64, **kw)
     tm = torch.nn.Conv2d(4, 6, k, **kw).double()
     _same_as_torch(m, tm, _r(2, 4, 7, 8))
+
+
+def test_depthwise_conv2d_equals_torch():
+    torch = torch_or_skip()
+    m = nn.Conv2d(4, 8, 3, groups=4, padding=1, dtype=np.float64)        # C_in/groups = 1
+    _same_as_torch(m, torch.nn.Conv2d(4, 8, 3, groups=4, padding=1).double(), _r(2, 4, 6, 5))
 
 
 @pytest.mark.parametrize("kw", [dict(), dict(stride=2, padding=1, dilation=2), dict(padding="same", groups=2),
