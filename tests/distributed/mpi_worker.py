@@ -52,6 +52,15 @@ def collectives() -> dict:
     res["bcast_obj"] = comm.broadcast({"from": rank, "list": [rank] * 3}, root=size - 1)
     res["allgather"] = comm.allgather(("r", rank))
     comm.barrier()
+    grads = []
+    for average in (True, False):  # the same data on both ranks: the sum is twice the average
+        model = make_model(seed=0)
+        ddp = DistributedDataParallel(model, comm, average=average)
+        X, y = make_data()
+        F.cross_entropy(ddp(cr.Tensor(X)), y).backward()
+        ddp.synchronize()
+        grads.append(model.a.weight.grad.data.copy())
+    res["ddp_sum_over_mean"] = float(np.linalg.norm(grads[1]) / np.linalg.norm(grads[0]))
     return res
 
 
