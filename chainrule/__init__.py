@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
-
 import numpy as np
 
 from . import ops
@@ -11,23 +9,20 @@ from .backend import Generator, get_default_dtype, manual_seed, set_default_dtyp
 from .ops import *  # noqa: F401,F403
 from .tensor import Tensor, enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 
+__version__ = "0.1.0"
+
 float32 = np.float32
 float64 = np.float64
 
 
-def tensor(data, requires_grad: bool = False, dtype=None) -> Tensor:
-    """A new tensor holding a copy of ``data``."""
-    arr = np.array(data.data if isinstance(data, Tensor) else data, copy=True)
+def tensor(values, requires_grad: bool = False, dtype=None) -> Tensor:
+    """A new tensor holding a copy of ``values``."""
+    arr = np.array(values.data if isinstance(values, Tensor) else values, copy=True)
     return Tensor(arr, requires_grad=requires_grad, dtype=dtype)
 
-from . import data, io, models, nn, optim  # noqa: E402
-from . import presets, train  # noqa: E402
-from . import classic, theory  # noqa: E402
-from . import regularize  # noqa: E402
-from . import distributed  # noqa: E402
-from .train import parallel as _parallel  # noqa: E402,F401  (registers backend='dask' for model_selection)
-from .data import DataLoader, TensorDataset  # noqa: E402
-from .autodiff import (  # noqa: E402
+
+from . import classic, data, distributed, io, models, nn, optim, presets, regularize, theory, train
+from .autodiff import (
     batch_jacobian,
     grad,
     gradcheck,
@@ -37,3 +32,5 @@ from .autodiff import (  # noqa: E402
     input_optimize,
     jacobian,
 )
+from .data import DataLoader, TensorDataset
+from .train import parallel as _parallel  # registers backend='dask' for model_selection
