@@ -17,8 +17,9 @@ float64 = np.float64
 
 def tensor(values, requires_grad: bool = False, dtype=None) -> Tensor:
     """A new tensor holding a copy of ``values``."""
-    arr = np.array(values.data if isinstance(values, Tensor) else values, copy=True)
-    return Tensor(arr, requires_grad=requires_grad, dtype=dtype)
+    if isinstance(values, (Tensor, np.ndarray)):  # arrays keep their dtype; Python numbers get the default
+        values = np.array(values.data if isinstance(values, Tensor) else values, copy=True)
+    return Tensor(values, requires_grad=requires_grad, dtype=dtype)
 
 
 from . import classic, data, distributed, io, models, nn, optim, presets, regularize, theory, train
