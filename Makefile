@@ -24,13 +24,13 @@ demo: $(VENV)/.runtime
 	$(PY) examples/demo.py
 
 test: $(VENV)/.test
-	$(PY) -m pytest -n 2 --dist loadfile
+	OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 $(PY) -m pytest -n 2 --dist loadfile
 
 test-slow: $(VENV)/.test
-	$(PY) -m pytest -n 2 --dist loadfile -m slow
+	OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 $(PY) -m pytest -n 2 --dist loadfile -m slow
 
 test-all: $(VENV)/.test
-	$(PY) -m pytest -n 2 --dist loadfile -m 'slow or not slow'
+	OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 $(PY) -m pytest -n 2 --dist loadfile -m "slow or not slow"
 
 reproduce: $(VENV)/.test
 	$(PY) examples/reproduce/run_all.py
