@@ -124,6 +124,10 @@ def _check_device(device: str) -> None:
 
 # ----------------------------------------------------------------------------- train / eval
 def cmd_train(args: argparse.Namespace) -> int:
+    from .distributed.cli import maybe_distributed_train
+    rc = maybe_distributed_train(args)
+    if rc is not None:
+        return rc
     import chainrule as cr
 
     from . import nn, presets
@@ -391,6 +395,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--device", default="cpu", help="cpu (the only device of this NumPy build)")
     t.add_argument("--no-progress", action="store_true", help="no progress bar")
+    from .distributed.cli import add_distributed_arguments
+    add_distributed_arguments(t)  # `mpiexec -n P chainrule train ...` trains data-parallel
     t.set_defaults(func=cmd_train)
 
     e = sub.add_parser("eval", help="evaluate a checkpoint written by `chainrule train`")
