@@ -70,10 +70,13 @@ class _ConvNd(Module):
         """W, b ~ U(±1/√fan_in) (PyTorch's kaiming_uniform with a = √5)."""
         init.default_init_(self.weight, self.bias, self.generator)
 
-    def _check(self, x: Tensor) -> Tensor:
+    def _check(self, x: Tensor) -> tuple[Tensor, bool]:
+        """Validate the input; an unbatched input (C, *spatial) gets a batch axis (returned flag: remove it
+        from the output again, as PyTorch)."""
         n = self._nd
         name = type(self).__name__
-        if x.ndim == n + 1:  # unbatched input, as PyTorch
+        unbatched = x.ndim == n + 1
+        if unbatched:
             from ..ops import unsqueeze
             x = unsqueeze(x, 0)
         if x.ndim != n + 2:
@@ -84,7 +87,14 @@ class _ConvNd(Module):
                 f"{name}({self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}): expected input "
                 f"with C_in = {self.in_channels} channels at axis 1, got shape {x.shape} ({x.shape[1]} channels). "
                 "Check in_channels against the previous layer's out_channels (images are NCHW).")
-        return x
+        return x, unbatched
+
+    @staticmethod
+    def _finish(y: Tensor, unbatched: bool) -> Tensor:
+        if unbatched:
+            from ..ops import squeeze
+            return squeeze(y, 0)
+        return y
 
     def extra_repr(self) -> str:
         s = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
@@ -117,11 +127,12 @@ class Conv2d(_ConvNd):
     _nd = 2
 
     def forward(self, x) -> Tensor:
-        x = self._check(as_tensor(x))
+        x, unbatched = self._check(as_tensor(x))
+        pads = self._pads
         if self.padding_mode != "zeros":
-            x = C.pad_nd(x, self._pads, self.padding_mode)
-            return C.conv2d(x, self.weight, self.bias, self.stride, 0, self.dilation, self.groups)
-        return C.conv2d(x, self.weight, self.bias, self.stride, self._pads, self.dilation, self.groups)
+            x, pads = C.pad_nd(x, self._pads, self.padding_mode), 0
+        return self._finish(C.conv2d(x, self.weight, self.bias, self.stride, pads, self.dilation, self.groups),
+                            unbatched)
 
 
 class Conv1d(_ConvNd):
@@ -133,11 +144,12 @@ class Conv1d(_ConvNd):
     _nd = 1
 
     def forward(self, x) -> Tensor:
-        x = self._check(as_tensor(x))
+        x, unbatched = self._check(as_tensor(x))
+        pads = self._pads
         if self.padding_mode != "zeros":
-            x = C.pad_nd(x, self._pads, self.padding_mode)
-            return C.conv1d(x, self.weight, self.bias, self.stride, 0, self.dilation, self.groups)
-        return C.conv1d(x, self.weight, self.bias, self.stride, self._pads, self.dilation, self.groups)
+            x, pads = C.pad_nd(x, self._pads, self.padding_mode), 0
+        return self._finish(C.conv1d(x, self.weight, self.bias, self.stride, pads, self.dilation, self.groups),
+                            unbatched)
 
 
 class _ConvTransposeNd(_ConvNd):
@@ -175,9 +187,10 @@ class ConvTranspose2d(_ConvTransposeNd):
     _nd = 2
 
     def forward(self, x, output_size=None) -> Tensor:
-        x = self._check(as_tensor(x))
-        return C.conv_transpose2d(x, self.weight, self.bias, self.stride, self.padding,
-                                  self._output_padding(x, output_size), self.groups, self.dilation)
+        x, unbatched = self._check(as_tensor(x))
+        return self._finish(C.conv_transpose2d(x, self.weight, self.bias, self.stride, self.padding,
+                                               self._output_padding(x, output_size), self.groups, self.dilation),
+                            unbatched)
 
 
 class ConvTranspose1d(_ConvTransposeNd):
@@ -186,9 +199,10 @@ class ConvTranspose1d(_ConvTransposeNd):
     _nd = 1
 
     def forward(self, x, output_size=None) -> Tensor:
-        x = self._check(as_tensor(x))
-        return C.conv_transpose1d(x, self.weight, self.bias, self.stride, self.padding,
-                                  self._output_padding(x, output_size), self.groups, self.dilation)
+        x, unbatched = self._check(as_tensor(x))
+        return self._finish(C.conv_transpose1d(x, self.weight, self.bias, self.stride, self.padding,
+                                               self._output_padding(x, output_size), self.groups, self.dilation),
+                            unbatched)
 
 
 class ConvBlock(Module):

@@ -149,7 +149,8 @@ def test_shape_errors_name_layer_expected_and_given():
     with pytest.raises(ValueError, match="size < 1"):
         nn.Conv2d(1, 1, 5)(cr.Tensor(np.zeros((1, 1, 4, 4), np.float32)))
     # unbatched input is accepted as in PyTorch
-    assert nn.Conv2d(3, 8, 3)(cr.Tensor(np.zeros((3, 5, 5), np.float32))).shape == (1, 8, 3, 3)
+    assert nn.Conv2d(3, 8, 3)(cr.Tensor(np.zeros((3, 5, 5), np.float32))).shape == (8, 3, 3)
+    assert nn.Conv1d(3, 8, 3)(cr.Tensor(np.zeros((3, 5), np.float32))).shape == (8, 3)
 
 
 def test_param_counts():
