@@ -23,6 +23,7 @@ def tensor(values, requires_grad: bool = False, dtype=None) -> Tensor:
 
 
 from . import classic, data, distributed, io, models, nn, optim, presets, regularize, theory, train
+from . import regularize as regularizers  # the spec's name for the module
 from .autodiff import (
     batch_jacobian,
     grad,

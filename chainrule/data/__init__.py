@@ -3,7 +3,22 @@
 spec: DATA-MNIST, DATA-CIFAR10, DATA-CIFAR100, DATA-ONEHOT, DATA-STANDARDIZE, TRAIN-EPOCHS, SGD-MINIBATCH
 """
 
-from . import transforms
+from . import augment, transforms
+from .augment import (
+    AddGaussianNoise,
+    AugmentedDataset,
+    ChannelBrightness,
+    ColorJitter,
+    ElasticDeformation,
+    RandomAffine,
+    RandomCrop,
+    RandomHorizontalFlip,
+    RandomRotation,
+    RandomShear,
+    RandomShift,
+    RandomTranslate,
+    RandomVerticalFlip,
+)
 from .dataset import ConcatDataset, Dataset, Subset, TensorDataset, random_split
 from .datasets import (
     CIFAR10,
@@ -31,5 +46,8 @@ __all__ = [
     "CIFAR10_CLASSES", "CIFAR100_FINE_NAMES", "CIFAR100_COARSE_NAMES", "CIFAR100_FINE_TO_COARSE",
     "MNIST_CLASS_COUNTS",
     "read_idx", "write_idx", "IDXError", "download", "DownloadError", "md5sum", "check_md5",
+    "augment", "AddGaussianNoise", "AugmentedDataset", "ChannelBrightness", "ColorJitter", "ElasticDeformation",
+    "RandomAffine", "RandomCrop", "RandomHorizontalFlip", "RandomRotation", "RandomShear", "RandomShift",
+    "RandomTranslate", "RandomVerticalFlip",
     "transforms", "Compose", "Normalize", "ToFloat", "Flatten", "OneHot", "one_hot", "StandardScaler",
 ]

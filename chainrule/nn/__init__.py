@@ -73,6 +73,7 @@ from .rnn import (
 from .stochastic import StochasticBinary, Threshold, bernoulli, reinforce_surrogate, stochastic_binary
 
 __all__ = [
+    "mc_predict",
     "functional", "init", "ELU", "GELU", "SELU", "LeakyReLU", "LogSoftmax", "ReLU", "Sigmoid", "Sign", "SiLU",
     "Softmax", "Softplus", "Step", "Tanh", "get_activation", "Dropout", "Flatten", "Identity", "Linear",
     "Unflatten", "BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss", "GaussianNLLLoss", "HuberLoss",
