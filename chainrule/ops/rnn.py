@@ -46,7 +46,67 @@ from .arith import where
 from .linalg import linear
 from .shape import concatenate, reshape, stack
 
-__all__ = ["rnn_cell", "lstm_cell", "gru_cell", "rnn_layer", "lstm_layer", "gru_layer"]
+__all__ = ["rnn_cell", "lstm_cell", "gru_cell", "rnn_layer", "lstm_layer", "gru_layer", "clear_workspace"]
+
+
+# ---------------------------------------------------------------------------------------- workspace
+class _Workspace:
+    """Reuse of the large per-sequence work arrays between calls.
+
+    A fresh multi-megabyte array costs page faults on first touch (the allocator returns such blocks to
+    the OS when they are freed); for an LSTM step of W5's size that was ~30% of the time.  Arrays used
+    only inside the forward or the backward pass are returned right after use; the arrays saved for the
+    backward pass are returned when the op's backward closure dies (after ``backward()`` frees the graph,
+    or at once under ``no_grad``).  Only internal buffers are pooled — never an output or a gradient.
+    """
+
+    def __init__(self, max_bytes: int = 256 * 2 ** 20, per_key: int = 8):
+        self.free: dict = {}
+        self.bytes = 0
+        self.max_bytes, self.per_key = max_bytes, per_key
+
+    def take(self, shape: tuple, dtype) -> np.ndarray:
+        lst = self.free.get((shape, np.dtype(dtype).str))
+        if lst:
+            a = lst.pop()
+            self.bytes -= a.nbytes
+            return a
+        return np.empty(shape, dtype=dtype)
+
+    def give(self, *arrays) -> None:
+        for a in arrays:
+            if a is None or a.base is not None or not a.flags.c_contiguous:
+                continue
+            lst = self.free.setdefault((a.shape, a.dtype.str), [])
+            if len(lst) >= self.per_key or self.bytes + a.nbytes > self.max_bytes:
+                continue
+            lst.append(a)
+            self.bytes += a.nbytes
+
+    def clear(self) -> None:
+        self.free.clear()
+        self.bytes = 0
+
+
+_WS = _Workspace()
+
+
+def clear_workspace() -> None:
+    """Release the cached work arrays of the fused recurrent layers."""
+    _WS.clear()
+
+
+class _Keep:
+    """Lifetime token held by a backward closure; its death returns the saved buffers to the pool."""
+
+    __slots__ = ("__weakref__",)
+
+
+def _hold(*arrays) -> _Keep:
+    import weakref
+    k = _Keep()
+    weakref.finalize(k, _WS.give, *arrays)
+    return k
 
 _NONLIN = ("tanh", "relu", "sigmoid")
 
@@ -284,16 +344,17 @@ def lstm_layer(x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None, reverse: bool = Fals
     scd = sc.astype(dt)
     Wi = w_ih.data[perm] * scd[:, None]
     WhT = (w_hh.data[perm] * scd[:, None]).T.copy()
-    Xp = (x.data.reshape(T * N, F) @ Wi.T).reshape(T, N, 4 * H)
+    Xp = _WS.take((T, N, 4 * H), dt)
+    np.matmul(x.data.reshape(T * N, F), Wi.T, out=Xp.reshape(T * N, 4 * H))
     if b_ih is not None or b_hh is not None:
         b = b_ih.data if b_ih is not None else 0
         b = b + b_hh.data if b_hh is not None else b
         Xp += (b[perm] * scd)
     prev, new, sprev, snew, sfin, _ = _prev_new(T, reverse)
-    G = np.empty((T, N, 4 * H), dtype=dt)      # activated gates o, i, f, g
-    Hs = np.empty((T + 1, N, H), dtype=dt)     # hidden states (see _prev_new)
-    Cs = np.empty((T + 1, N, H), dtype=dt)     # cell states
-    TC = np.empty((T, N, H), dtype=dt)         # tanh of the (new) cell state
+    G = _WS.take((T, N, 4 * H), dt)            # activated gates o, i, f, g
+    Hs = _WS.take((T + 1, N, H), dt)           # hidden states (see _prev_new)
+    Cs = _WS.take((T + 1, N, H), dt)           # cell states
+    TC = _WS.take((T, N, H), dt)               # tanh of the (new) cell state
     Hs[prev(T - 1) if reverse else 0] = h0.data
     Cs[prev(T - 1) if reverse else 0] = c0.data
     fm = _fmask(m, dt)
@@ -326,27 +387,35 @@ def lstm_layer(x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None, reverse: bool = Fals
             mt = fm[t]
             np.copyto(Cs[new(t)], np.where(mt > 0, c, cp))
             np.copyto(Hs[new(t)], np.where(mt > 0, hn, hp))
+    _WS.give(Xp)
     P = np.empty((T + 2, N, H), dtype=dt)
     P[:T] = Hs[snew] if fm is None else Hn * fm
     P[T] = Hs[sfin]
     P[T + 1] = Cs[sfin]
 
     Wh = w_hh.data[perm]                                # (4H, H), internal order, unscaled
+    keep = _hold(G, Hs, Cs, TC)
 
     def backward(gP, need):
+        assert keep is not None                         # the saved buffers live as long as this closure
         gY, dh, dc = gP[:T], gP[T].copy(), gP[T + 1].copy()
-        Dg = G[..., :H3] * (1 - G[..., :H3])            # σ' of o, i, f
+        Dg = _WS.take((T, N, H3), dt)                   # σ' of o, i, f
+        np.subtract(1, G[..., :H3], out=Dg)
+        Dg *= G[..., :H3]
         o, i, f, g = G[..., :H], G[..., H:H2], G[..., H2:H3], G[..., H3:]
-        Q = TC * Dg[..., :H]                            # dA_o = dh ⊙ Q
-        R = 1 - TC * TC
-        R *= o                                          # dc += dh ⊙ R
-        Pm = np.empty((T, N, 3, H), dtype=dt)           # [dA_i, dA_f, dA_g] = dc ⊙ Pm
+        Q = _WS.take((T, N, H), dt)                     # dA_o = dh ⊙ Q
+        np.multiply(TC, Dg[..., :H], out=Q)
+        R = _WS.take((T, N, H), dt)                     # dc += dh ⊙ R
+        np.multiply(TC, TC, out=R)
+        np.subtract(1, R, out=R)
+        R *= o
+        Pm = _WS.take((T, N, 3, H), dt)                 # [dA_i, dA_f, dA_g] = dc ⊙ Pm
         np.multiply(g, Dg[..., H:H2], out=Pm[:, :, 0])
         np.multiply(Cs[sprev], Dg[..., H2:H3], out=Pm[:, :, 1])
         np.multiply(g, g, out=Pm[:, :, 2])
         np.subtract(1, Pm[:, :, 2], out=Pm[:, :, 2])
         Pm[:, :, 2] *= i
-        dA = np.empty((T, N, 4 * H), dtype=dt)
+        dA = _WS.take((T, N, 4 * H), dt)
         dA4 = dA.reshape(T, N, 4, H)
         tmp = np.empty((N, H), dtype=dt)
         steps = list(range(T) if reverse else range(T - 1, -1, -1))
@@ -374,11 +443,13 @@ def lstm_layer(x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None, reverse: bool = Fals
                 dh += ch
         dA2 = dA.reshape(T * N, 4 * H)
         gb = (np.ones(T * N, dtype=dt) @ dA2)[inv] if (need[5] or need[6]) else None
-        return ((dA2 @ w_ih.data[perm]).reshape(T, N, F) if need[0] else None,
-                dh if need[1] else None, dc if need[2] else None,
-                (dA2.T @ x.data.reshape(T * N, F))[inv] if need[3] else None,
-                (dA2.T @ Hs[sprev].reshape(T * N, H))[inv] if need[4] else None,
-                gb if need[5] else None, gb if need[6] else None)
+        res = ((dA2 @ w_ih.data[perm]).reshape(T, N, F) if need[0] else None,
+               dh if need[1] else None, dc if need[2] else None,
+               (dA2.T @ x.data.reshape(T * N, F))[inv] if need[3] else None,
+               (dA2.T @ Hs[sprev].reshape(T * N, H))[inv] if need[4] else None,
+               gb if need[5] else None, gb if need[6] else None)
+        _WS.give(Dg, Q, R, Pm, dA)
+        return res
 
     return _finish(P, (x, h0, c0, w_ih, w_hh, b_ih, b_hh), backward, _compose_layer("lstm", T, reverse, m))
 
@@ -403,17 +474,18 @@ def gru_layer(x, h0, w_ih, w_hh, b_ih=None, b_hh=None, reverse: bool = False, ma
     H2 = 2 * H
     sc = np.ones(3 * H, dtype=dt)
     sc[:H2] = 0.5                                      # σ(a) = ½(1 + tanh(a/2)) for r, z
-    Xp = (x.data.reshape(T * N, F) @ (w_ih.data * sc[:, None]).T).reshape(T, N, 3 * H)
+    Xp = _WS.take((T, N, 3 * H), dt)
+    np.matmul(x.data.reshape(T * N, F), (w_ih.data * sc[:, None]).T, out=Xp.reshape(T * N, 3 * H))
     if b_ih is not None:
         Xp += b_ih.data * sc
     WhT = (w_hh.data * sc[:, None]).T.copy()
     bh = b_hh.data * sc if b_hh is not None else None
     prev, new, sprev, snew, sfin, _ = _prev_new(T, reverse)
-    Hs = np.empty((T + 1, N, H), dtype=dt)
+    Hs = _WS.take((T + 1, N, H), dt)
     Hs[prev(T - 1) if reverse else 0] = h0.data
-    RZ = np.empty((T, N, H2), dtype=dt)
-    Nn = np.empty((T, N, H), dtype=dt)
-    GHn = np.empty((T, N, H), dtype=dt)               # h_{t−1} W_hnᵀ + b_hn
+    RZ = _WS.take((T, N, H2), dt)
+    Nn = _WS.take((T, N, H), dt)
+    GHn = _WS.take((T, N, H), dt)                     # h_{t−1} W_hnᵀ + b_hn
     gh = np.empty((N, 3 * H), dtype=dt)
     tmp = np.empty((N, H), dtype=dt)
     fm = _fmask(m, dt)
@@ -440,19 +512,22 @@ def gru_layer(x, h0, w_ih, w_hh, b_ih=None, b_hh=None, reverse: bool = False, ma
         np.add(n, tmp, out=hn)
         if fm is not None:
             np.copyto(Hs[new(t)], np.where(fm[t] > 0, hn, hp))
+    _WS.give(Xp)
     P = np.empty((T + 1, N, H), dtype=dt)
     P[:T] = Hs[snew] if fm is None else Hn * fm
     P[T] = Hs[sfin]
+    keep = _hold(Hs, RZ, Nn, GHn)
 
     def backward(gP, need):
+        assert keep is not None                        # the saved buffers live as long as this closure
         gY, dh = gP[:T], gP[T].copy()
         r, z = RZ[..., :H], RZ[..., H:]
         K1 = 1 - Nn * Nn
         K1 *= 1 - z                                    # dA_n = dh ⊙ K1
         K2 = GHn * r * (1 - r)                         # dA_r = dA_n ⊙ K2
         K3 = (Hs[sprev] - Nn) * z * (1 - z)            # dA_z = dh ⊙ K3
-        dGh = np.empty((T, N, 3 * H), dtype=dt)
-        dGn = np.empty((T, N, H), dtype=dt)            # input-side dA_n
+        dGh = _WS.take((T, N, 3 * H), dt)
+        dGn = _WS.take((T, N, H), dt)                  # input-side dA_n
         steps = list(range(T) if reverse else range(T - 1, -1, -1))
         last = steps[-1]
         Wh = w_hh.data
@@ -482,12 +557,14 @@ def gru_layer(x, h0, w_ih, w_hh, b_ih=None, b_hh=None, reverse: bool = False, ma
             dGi[..., H2:] = dGn
             dGi2 = dGi.reshape(T * N, 3 * H)
         ones = np.ones(T * N, dtype=dt)
-        return ((dGi2 @ w_ih.data).reshape(T, N, F) if need[0] else None,
-                dh if need[1] else None,
-                dGi2.T @ x.data.reshape(T * N, F) if need[2] else None,
-                dGh2.T @ Hs[sprev].reshape(T * N, H) if need[3] else None,
-                ones @ dGi2 if need[4] else None,
-                ones @ dGh2 if need[5] else None)
+        res = ((dGi2 @ w_ih.data).reshape(T, N, F) if need[0] else None,
+               dh if need[1] else None,
+               dGi2.T @ x.data.reshape(T * N, F) if need[2] else None,
+               dGh2.T @ Hs[sprev].reshape(T * N, H) if need[3] else None,
+               ones @ dGi2 if need[4] else None,
+               ones @ dGh2 if need[5] else None)
+        _WS.give(dGh, dGn)
+        return res
 
     compose = _compose_layer("gru", T, reverse, m)
     return _finish(P, (x, h0, w_ih, w_hh, b_ih, b_hh), backward,
@@ -514,7 +591,8 @@ def rnn_layer(x, h0, w_ih, w_hh, b_ih=None, b_hh=None, nonlinearity: str = "tanh
     h0 = _state(h0, N, H, x)
     dt = x.dtype
     k = 0.5 if nonlinearity == "sigmoid" else 1.0
-    Xp = (x.data.reshape(T * N, F) @ w_ih.data.T).reshape(T, N, H)
+    Xp = _WS.take((T, N, H), dt)
+    np.matmul(x.data.reshape(T * N, F), w_ih.data.T, out=Xp.reshape(T * N, H))
     if b_ih is not None:
         Xp += b_ih.data
     if b_hh is not None:
@@ -523,7 +601,7 @@ def rnn_layer(x, h0, w_ih, w_hh, b_ih=None, b_hh=None, nonlinearity: str = "tanh
         Xp *= k
     WhT = (w_hh.data.T * k).copy() if k != 1.0 else w_hh.data.T.copy()
     prev, new, sprev, snew, sfin, _ = _prev_new(T, reverse)
-    Hs = np.empty((T + 1, N, H), dtype=dt)
+    Hs = _WS.take((T + 1, N, H), dt)
     Hs[prev(T - 1) if reverse else 0] = h0.data
     fm = _fmask(m, dt)
     Hn = None if fm is None else np.empty((T, N, H), dtype=dt)
@@ -542,11 +620,14 @@ def rnn_layer(x, h0, w_ih, w_hh, b_ih=None, b_hh=None, nonlinearity: str = "tanh
             hn += 0.5
         if fm is not None:
             np.copyto(Hs[new(t)], np.where(fm[t] > 0, hn, hp))
+    _WS.give(Xp)
     P = np.empty((T + 1, N, H), dtype=dt)
     P[:T] = Hs[snew] if fm is None else Hn * fm
     P[T] = Hs[sfin]
+    keep = _hold(Hs)
 
     def backward(gP, need):
+        assert keep is not None                        # the saved buffers live as long as this closure
         gY, dh = gP[:T], gP[T].copy()
         Y = Hs[snew] if fm is None else Hn
         if nonlinearity == "tanh":
@@ -555,7 +636,7 @@ def rnn_layer(x, h0, w_ih, w_hh, b_ih=None, b_hh=None, nonlinearity: str = "tanh
             D = (Y > 0).astype(dt)
         else:
             D = Y * (1 - Y)
-        dZ = np.empty((T, N, H), dtype=dt)
+        dZ = _WS.take((T, N, H), dt)
         steps = list(range(T) if reverse else range(T - 1, -1, -1))
         last = steps[-1]
         Wh = w_hh.data
@@ -573,11 +654,13 @@ def rnn_layer(x, h0, w_ih, w_hh, b_ih=None, b_hh=None, nonlinearity: str = "tanh
                 dh += ch
         dZ2 = dZ.reshape(T * N, H)
         gb = np.ones(T * N, dtype=dt) @ dZ2 if (need[4] or need[5]) else None
-        return ((dZ2 @ w_ih.data).reshape(T, N, F) if need[0] else None,
-                dh if need[1] else None,
-                dZ2.T @ x.data.reshape(T * N, F) if need[2] else None,
-                dZ2.T @ Hs[sprev].reshape(T * N, H) if need[3] else None,
-                gb if need[4] else None, gb if need[5] else None)
+        res = ((dZ2 @ w_ih.data).reshape(T, N, F) if need[0] else None,
+               dh if need[1] else None,
+               dZ2.T @ x.data.reshape(T * N, F) if need[2] else None,
+               dZ2.T @ Hs[sprev].reshape(T * N, H) if need[3] else None,
+               gb if need[4] else None, gb if need[5] else None)
+        _WS.give(dZ)
+        return res
 
     compose = _compose_layer("rnn", T, reverse, m, nonlinearity)
     return _finish(P, (x, h0, w_ih, w_hh, b_ih, b_hh), backward,
