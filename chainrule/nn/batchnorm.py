@@ -56,6 +56,10 @@ def batch_norm(input, running_mean=None, running_var=None, weight=None, bias=Non
         if t is not None and tuple(t.shape) != (C,):
             raise ValueError(f"batch_norm: {name} must have shape (C,) = ({C},) for input {x.shape}, "
                              f"got {tuple(t.shape)}")
+    for name, t in (("weight", weight), ("bias", bias)):
+        if isinstance(t, Tensor) and t.dtype != x.dtype and x.dtype.kind == "f":
+            raise TypeError(f"batch_norm: input is {x.dtype} but {name} is {t.dtype}; chainrule does not upcast "
+                            "silently. Cast the module (bn.double() / bn.float()) or the input to one dtype.")
     if not training:
         if running_mean is None or running_var is None:
             raise ValueError("batch_norm: evaluation mode needs running_mean and running_var (or pass training=True)")

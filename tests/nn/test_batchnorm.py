@@ -202,3 +202,5 @@ def test_batchnorm_training_reduces_its_loss_and_keeps_float32():
         losses.append(float(loss.data))
     assert losses[-1] < 1e-3 * losses[0]
     assert m.weight.grad.dtype == np.float32 and m.running_mean.dtype == np.float32
+    with pytest.raises(TypeError, match="does not upcast"):
+        m(cr.Tensor(_r(4, 2)))                       # float64 input into a float32 layer
