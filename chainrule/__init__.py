@@ -22,7 +22,22 @@ def tensor(values, requires_grad: bool = False, dtype=None) -> Tensor:
     return Tensor(values, requires_grad=requires_grad, dtype=dtype)
 
 
-from . import classic, data, distributed, io, models, nn, optim, presets, regularize, theory, train
+from . import (
+    cam,
+    classic,
+    data,
+    distributed,
+    io,
+    models,
+    nn,
+    optim,
+    presets,
+    regularize,
+    theory,
+    train,
+    transfer,
+    visualize,
+)
 from . import regularize as regularizers  # the spec's name for the module
 from .autodiff import (
     batch_jacobian,
