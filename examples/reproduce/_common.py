@@ -276,6 +276,28 @@ def run_script(script: str | Path, args: Sequence[str] = (), timeout: float | No
     return res
 
 
+def import_example(script: str):
+    """Import another developer's example script as a module (its folder's own ``_common`` helper is
+    imported for it and the name ``_common`` is restored afterwards, so it does not clash with this one)."""
+    import importlib.util
+    path = ROOT / script
+    if not path.is_file():
+        raise FileNotFoundError(f"{script} does not exist (yet)")
+    saved = sys.modules.pop("_common", None)
+    sys.path.insert(0, str(path.parent))
+    try:
+        spec = importlib.util.spec_from_file_location(f"example_{path.parent.name}_{path.stem}", path)
+        mod = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(mod)
+    finally:
+        sys.path.remove(str(path.parent))
+        if saved is not None:
+            sys.modules["_common"] = saved
+        else:
+            sys.modules.pop("_common", None)
+    return mod
+
+
 def script_exists(script: str) -> bool:
     return (ROOT / script).is_file()
 
