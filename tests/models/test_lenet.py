@@ -114,3 +114,19 @@ def test_lenet5_learns_mnist_quickly():
     with cr.no_grad():
         acc = float((m(cr.Tensor(Xp[-1000:])).data.argmax(1) == y[-1000:]).mean())
     assert acc > 0.75, acc       # chance is 0.1
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("script", ["lenet5_mnist.py", "conv_algorithms.py"])
+def test_cnn_examples_quick(script, tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+    if script == "lenet5_mnist.py":
+        mnist_dir()
+    root = Path(__file__).resolve().parents[2]
+    r = subprocess.run([sys.executable, str(root / "examples" / "cnn" / script), "--quick", "--out", str(tmp_path)]
+                       + (["--no-progress"] if script == "lenet5_mnist.py" else []),
+                       capture_output=True, text=True, timeout=900)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert any(p.suffix == ".json" for p in tmp_path.iterdir())
