@@ -13,11 +13,12 @@ the 28×28 paste box) against the chance rate (mean box area / canvas area).  Th
 mean M_c + b_c = s_c is checked on every test canvas.
 
 Part 2 — CAM-CLASS-MAP.  LeNet-5 (valid convolutions, total stride 4), trained on 32×32 crops (MNIST padded
-by 2) with an 11th "background" class (crops whose digit is displaced by 8-20 px), is rewritten by ``to_fully_convolutional`` (C5 is already a 5×5 conv; F6 and the output become 1×1
-convs) and run once on a 96×96 canvas (3× the crop) holding one test digit → an 11×17×17 class map whose cell
+by 2) with an 11th "background" class (crops whose digit is displaced by 8-20 px), is rewritten by
+``to_fully_convolutional`` (C5 is already a 5×5 conv; F6 and the output become 1×1 convs) and run once on
+a 96×96 canvas (3× the crop) holding one test digit → an 11×17×17 class map whose cell
 (u, v) are the logits of the crop at (4u, 4v).  We check this equality on one canvas against the 289 crop
 evaluations, compare their times, and report how often the true class's map peaks within one cell of the
-paste position and how often the most confident cell names the right digit (softmax per cell).
+paste position and how often the most confident digit cell names the right digit (softmax per cell).
 
 Writes docs/cnn/cam_mnist.json, cam_mnist_gap.png, cam_mnist_classmap.png, then regenerates results.md.
 """
@@ -70,7 +71,8 @@ def part_gap(args, Xtr, ytr, Xte, yte) -> tuple[dict, list]:
     epochs = 1 if args.quick else args.gap_epochs
     hist = []
     for ep in range(1, epochs + 1):
-        tr = train_epoch(model, opt, Ztr, ytr_, 50, rng, desc=f"GAP-CNN epoch {ep}/{epochs}", progress=not args.no_progress)
+        tr = train_epoch(model, opt, Ztr, ytr_, 50, rng, desc=f"GAP-CNN epoch {ep}/{epochs}",
+                         progress=not args.no_progress)
         acc, loss, logits = evaluate(model, Zte, yte_, batch=250)
         hist.append({"epoch": ep, "train_loss": tr["loss"], "train_acc": tr["acc"], "test_acc": acc, "test_loss": loss,
                      "seconds": tr["seconds"], "samples_per_s": tr["samples_per_s"]})
@@ -125,9 +127,11 @@ def part_gap(args, Xtr, ytr, Xte, yte) -> tuple[dict, list]:
         ["GAP-CNN (CAM-GAP)", f"3×3 convs 16-32-64, pools 2-2 → 64×14×14 → GAP → Linear(64,10); "
                               f"{n_tr:,} training canvases {S}×{S}, {epochs} epoch(s) Adam 1e-3"],
         ["GAP-CNN test accuracy (canvases)", f"{pct(res['test_acc'])} on {n_te:,} test canvases"],
-        ["CAM arg-max inside the digit's ink box", f"{pct(res['peak_in_ink_box'])} (chance {pct(res['chance_ink_box'])}); "
-                                                   f"true-class CAM {pct(res['true_class_peak_in_ink_box'])}"],
-        ["CAM arg-max inside the 28×28 paste box", f"{pct(res['peak_in_paste_box'])} (chance {pct(res['chance_paste_box'])})"],
+        ["CAM arg-max inside the digit's ink box",
+         f"{pct(res['peak_in_ink_box'])} (chance {pct(res['chance_ink_box'])}); "
+         f"true-class CAM {pct(res['true_class_peak_in_ink_box'])}"],
+        ["CAM arg-max inside the 28×28 paste box",
+         f"{pct(res['peak_in_paste_box'])} (chance {pct(res['chance_paste_box'])})"],
         ["max |mean M_c + b_c − s_c| (CAM-GAP check)", f"{ident_err:.1e} (float32)"],
     ]
     return res, summary
@@ -264,14 +268,16 @@ def part_classmap(args, Xtr, ytr, Xte, yte) -> tuple[dict, list]:
                  f"paste box, red: merged cells of the top class (p > 0.9)", fontsize=9)
     save_figure(fig, args.out / f"cam_mnist{args.suffix}_classmap.png")
     summary = [
-        ["LeNet-5 for class maps", f"11 classes (10 digits + background = digit displaced 8-20 px), 1 epoch SGD on "
-                                   f"{n_tr:,} images + {n_bg:,} background crops: {pct(acc)} digit test accuracy (32×32)"],
-        ["class map on a 96×96 canvas", f"11×{hu}×{wv}, stride {fcn.stride[0]}; max |cell − crop logits| = {eq_err:.1e} "
-                                        "(float32)"],
+        ["LeNet-5 for class maps",
+         f"11 classes (10 digits + background = digit displaced 8-20 px), 1 epoch SGD on {n_tr:,} images + "
+         f"{n_bg:,} background crops: {pct(acc)} digit test accuracy (32×32)"],
+        ["class map on a 96×96 canvas",
+         f"11×{hu}×{wv}, stride {fcn.stride[0]}; max |cell − crop logits| = {eq_err:.1e} (float32)"],
         ["time: one fully convolutional pass vs 289 crops",
          f"{1e3 * t_fcn:.1f} ms vs {1e3 * t_crops_batched:.1f} ms batched / {1e3 * t_crops_loop:.0f} ms one by one"],
         ["true-class map peaks within 1 (2) cells of the paste position",
-         f"{pct(res['true_class_peak_within_1_cell'])} ({pct(res['true_class_peak_within_2_cells'])}) of {n_te} canvases"],
+         f"{pct(res['true_class_peak_within_1_cell'])} ({pct(res['true_class_peak_within_2_cells'])}) "
+         f"of {n_te} canvases"],
         ["most confident digit cell names the right digit", pct(res["most_confident_cell_correct"])],
         ["mean p(background) ≥ 4 cells from the digit", f"{bg_far:.3f}"],
         ["top merged box (p > 0.9) right class and IoU > 0.5 with the paste box",

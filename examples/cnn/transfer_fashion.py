@@ -142,7 +142,8 @@ def main(argv=None) -> dict:
     ax.legend(fontsize=7)
     ax.grid(alpha=0.3)
     ax = fig.add_subplot(1, 2, 2)
-    ax.bar(range(len(VARIANTS)), [100 * digits[v]["test_acc"] for v in VARIANTS], color=[f"C{i}" for i in range(len(VARIANTS))])
+    ax.bar(range(len(VARIANTS)), [100 * digits[v]["test_acc"] for v in VARIANTS],
+           color=[f"C{i}" for i in range(len(VARIANTS))])
     for i, v in enumerate(VARIANTS):
         ax.text(i, 100 * digits[v]["test_acc"] + 0.5, f"{100 * digits[v]['test_acc']:.1f}", ha="center", fontsize=8)
     ax.set_xticks(range(len(VARIANTS)), labels=SHORT, fontsize=7)
