@@ -9,7 +9,8 @@ spec: TRAIN-SGD-MODES, TRAIN-CURVES, TRAIN-LOOP-000, SGD-MINIBATCH, CV-RISK, CV-
 TRICK-LR-SEARCH, REG-EARLY-STOP, TRAIN-VAL-EARLYSTOP
 """
 
-from . import callbacks, metrics, model_selection, plots
+from . import bptt, callbacks, metrics, model_selection, plots
+from .bptt import StepwiseHead, TBPTTResult, bptt_step, detach_state, truncated_bptt
 from .callbacks import (
     Callback,
     CSVLogger,
@@ -74,5 +75,6 @@ __all__ = [
     "LeaveOneOut", "ModuleEstimator", "NestedCVResult", "ParameterGrid", "ParameterSampler", "RandomizedSearchCV",
     "Scorer", "StratifiedKFold", "check_cv", "complexity_curve", "cross_val_predict", "cross_val_score",
     "get_scorer", "make_scorer", "nested_cross_val_score", "register_backend", "run_tasks", "select_ridge_alpha",
-    "train_test_split", "validation_curve",
+    "train_test_split", "validation_curve", "bptt", "StepwiseHead", "TBPTTResult", "bptt_step", "detach_state",
+    "truncated_bptt",
 ]
