@@ -184,7 +184,7 @@ ORDER = ("lenet5_mnist", "tf_cnn_mnist", "cnn_regression", "cam_mnist", "transfe
 def _lenet_summary(d: dict) -> tuple[str, list, str]:
     cfg = d.get("config", {})
     rows = [["parameters", f"{d.get('parameters', 0):,}"],
-            ["training / test images", f"{d.get('train_images')} / {d.get('test_images')}"],
+            ["training / test images", f"{d.get('train_images', 0):,} / {d.get('test_images', 0):,}"],
             ["epochs, batch, SGD lr, momentum",
              f"{cfg.get('epochs')}, {cfg.get('batch')}, {cfg.get('lr')}, {cfg.get('momentum')}"],
             ["final test accuracy", f"{100 * d['final_test_acc']:.2f} %"],
