@@ -6,4 +6,6 @@ from .lenet import LeNet5, pad_mnist
 from .mlp import MLP, count_parameters
 from .rbm import BernoulliRBM
 
-__all__ = ["MLP", "count_parameters"]
+__all__ = [
+    "AutoEncoder", "BernoulliRBM", "DenoisingAutoEncoder",
+    "LeNet5", "TFCNN", "cnn_mnist", "summary", "pad_mnist","MLP", "count_parameters"]
