@@ -72,7 +72,8 @@ def main() -> int:
         if a in r and b in r:
             head, rest = r.split(a, 1)
             _, tail = rest.split(b, 1)
-            summary = f"{a}\n**{covered} of {len(ids)}** spec IDs are implemented and tested (full table: [docs/spec-map.md](docs/spec-map.md)).\n{b}"
+            summary = (f"{a}\n**{covered} of {len(ids)}** spec IDs are implemented and tested "
+                       f"(full table: [docs/spec-map.md](docs/spec-map.md)).\n{b}")
             readme.write_text(head + summary + tail, encoding="utf-8")
     print(f"spec map: {covered}/{len(ids)} covered -> docs/spec-map.md")
     return 0
