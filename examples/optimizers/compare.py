@@ -457,7 +457,7 @@ def main(argv=None) -> None:
 
     tasks = []
     if "regression" in parts:
-        tasks.append((Regression.build(), (10, 1.0) if q else (300, 10.0),
+        tasks.append((Regression.build(), (10, 0.3) if q else (300, 10.0),
                       "regression: 1-16-1 tanh MLP, 200 points, MSE"))
     if "mnist" in parts or "mnist7" in parts:
         try:
@@ -468,11 +468,11 @@ def main(argv=None) -> None:
         if Xtr is not None and "mnist" in parts:
             n = 6000 if q else 60000
             tasks.append((MNISTTask(Xtr[:n], ytr[:n], Xte[:2000] if q else Xte, yte[:2000] if q else yte, 64, "mnist"),
-                          (1, 2.0) if q else (5, 40.0), f"MNIST: 784-64-10 tanh MLP, {n} training images"))
+                          (1, 0.5) if q else (5, 40.0), f"MNIST: 784-64-10 tanh MLP, {n} training images"))
         if Xtr is not None and "mnist7" in parts:
             n = 200 if q else 2000
             tasks.append((MNISTTask(pool7(Xtr[:n]).astype(np.float64), ytr[:n], pool7(Xte).astype(np.float64), yte, 10,
-                                    "mnist7"), (3, 1.0) if q else (30, 20.0),
+                                    "mnist7"), (2, 0.3) if q else (30, 20.0),
                           f"MNIST 7×7: 49-10-10 tanh MLP (610 weights), {n} training images, float64"))
     for task, (epochs, seconds), title in tasks:
         rows = run_task(task, epochs, seconds, out, title)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import sys
 
 import pytest
 from helpers import ROOT, data_dir
@@ -12,9 +13,14 @@ from helpers import ROOT, data_dir
 @pytest.mark.slow
 def test_compare_quick(tmp_path):
     # spec: OPT-GABOR-LANDSCAPE, OPT-LM, OPT-NEWTON, OPT-LBFGS  (every optimizer on the same tasks)
-    spec = importlib.util.spec_from_file_location("compare", ROOT / "examples" / "optimizers" / "compare.py")
+    spec = importlib.util.spec_from_file_location("optim_compare_example",
+                                                  ROOT / "examples" / "optimizers" / "compare.py")
     mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    sys.modules[spec.name] = mod  # dataclasses look their module up
+    try:
+        spec.loader.exec_module(mod)
+    finally:
+        sys.modules.pop(spec.name, None)
     parts = "regression,trajectories,gabor" + (",mnist,mnist7" if data_dir("mnist") else "")
     mod.main(["--quick", "--out", str(tmp_path), "--parts", parts])
     for f in ["results.md", "results.json", "regression_curves.png", "trajectories.png", "gabor_landscape.png"]:
