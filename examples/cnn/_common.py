@@ -194,6 +194,11 @@ def _lenet_summary(d: dict) -> tuple[str, list, str]:
     return "LeNet-5 on MNIST (CNN-LENET5; target ≥ 98.9 %)", rows, cmd
 
 
+def _cell(x) -> str:
+    """A markdown table cell: '|' escaped."""
+    return str(x).replace("|", "\\|")
+
+
 def write_results_md(out: Path, quick: bool = False) -> Path:
     """Regenerate ``results.md`` (or ``results_quick.md``) from the JSON files in ``out``."""
     suffix = "_quick" if quick else ""
@@ -221,7 +226,7 @@ def write_results_md(out: Path, quick: bool = False) -> Path:
         else:
             title, rows, cmd = d.get("title", base), d.get("summary", []), d.get("command", "")
         lines += [f"## {title}", "", f"`{cmd}` → `{base}{suffix}.json`", "", "| quantity | value |", "|---|---|"]
-        lines += [f"| {k} | {v} |" for k, v in rows]
+        lines += [f"| {_cell(k)} | {_cell(v)} |" for k, v in rows]
         figs = sorted(q.name for q in Path(out).glob(f"{base}{suffix}*.png") if quick or "_quick" not in q.name)
         if figs:
             lines += ["", "Figures: " + ", ".join(f"[{f}]({f})" for f in figs)]

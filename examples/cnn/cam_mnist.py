@@ -239,7 +239,7 @@ def part_classmap(args, Xtr, ytr, Xte, yte) -> tuple[dict, list]:
            "most_confident_cell_correct": float(det_ok.mean()), "mean_p_background_4_cells_away": bg_far,
            "top_box_correct_class_iou_gt_0.5": float((ious > 0.5).mean()), "mean_iou_top_box": float(ious.mean())}
     # figure
-    fig = new_figure(figsize=(13, 6.5))
+    fig = new_figure(figsize=(13, 10))
     for j in range(4):
         ax = fig.add_subplot(3, 4, j + 1)
         ax.imshow(canv[j, 0], cmap="gray")
@@ -251,21 +251,21 @@ def part_classmap(args, Xtr, ytr, Xte, yte) -> tuple[dict, list]:
             ax.set_title(f"label {y[j]}; top box: {c} (p {p:.2f})", fontsize=8)
         ax.axis("off")
         ax = fig.add_subplot(3, 4, 4 + j + 1)
-        im = ax.imshow(probs[j, y[j]], cmap="viridis", vmin=0, vmax=1)
+        ax.imshow(probs[j, y[j]], cmap="viridis", vmin=0, vmax=1)
         ax.plot(target_cell[j, 1], target_cell[j, 0], "r+", ms=10, mew=2)
-        ax.set_title(f"p(class {y[j]}) per cell ({hu}×{wv}); + = paste", fontsize=8)
+        ax.set_title(f"p(class {y[j]}) per cell, 0 (purple) to 1\n(yellow); + = paste position", fontsize=8)
         ax.axis("off")
         ax = fig.add_subplot(3, 4, 8 + j + 1)
         ax.imshow(probs[j, 10], cmap="gray_r", vmin=0, vmax=1)
-        ax.set_title("digit classes where p > 0.9 (dark: p(background))", fontsize=7)
+        ax.set_title("p(background) per cell (black = 1);\nred: digit class where p > 0.9", fontsize=8)
         for u in range(hu):
             for v in range(wv):
                 if conf[j, u, v] > 0.9:
                     ax.text(v, u, str(digit[j, :, u, v].argmax()), fontsize=6, ha="center", va="center", color="red")
         ax.axis("off")
-    fig.colorbar(im, ax=fig.axes[4:8], fraction=0.02)
     fig.suptitle(f"CAM-CLASS-MAP: LeNet-5 (trained on 32×32) run fully convolutionally on {L}×{L} canvases — green: "
                  f"paste box, red: merged cells of the top class (p > 0.9)", fontsize=9)
+    fig.tight_layout()
     save_figure(fig, args.out / f"cam_mnist{args.suffix}_classmap.png")
     summary = [
         ["LeNet-5 for class maps",
