@@ -141,7 +141,11 @@ def feature_maps(model: Module, x, layers: Sequence[str] | None = None) -> Order
         for n in names:
             handles.append(find_module(model, n).register_forward_hook(hook_for(n)))
         model.eval()
-        xt = x if isinstance(x, Tensor) else Tensor(np.asarray(x))
+        if isinstance(x, Tensor):
+            xt = x
+        else:  # arrays take the dtype of the model's parameters (float32 models accept float64 arrays)
+            p = next(iter(model.parameters()), None)
+            xt = Tensor(np.asarray(x, dtype=p.dtype if p is not None else None))
         with no_grad():
             model(xt)
     finally:
@@ -198,8 +202,8 @@ def activation_maximization(model: Module, layer: str | None, unit: int, x0=None
     """An input that maximises one unit: x ← x + η∇ₓ[a_u(x) − λ‖x‖²] for ``steps`` steps, optionally
     clipped (AD-INPUT-OPTIM, computed by ``chainrule.autodiff.input_optimize``).  ``layer``: dotted module
     name (None: the model output, e.g. a class logit); a_u is output[:, unit] for (N, F) outputs and the
-    spatial mean of channel ``unit`` for (N, C, H, W).  Starts from ``x0`` or small noise
-    N(0, 0.01²) of ``input_shape`` (with the batch axis), in the dtype of the model's parameters.  The
+    spatial mean of channel ``unit`` for (N, C, H, W).  Starts from ``x0`` (an array is cast to the dtype of
+    the model's parameters) or small noise N(0, 0.01²) of ``input_shape`` (with the batch axis).  The
     model runs in eval mode (restored after); its parameters are not changed (only ∂/∂x is computed).
     Returns (x, history of Σ a_u before each step).  (spec: CNN-FILTER-VIS, AD-INPUT-OPTIM)"""
     params = list(model.parameters())
@@ -208,6 +212,8 @@ def activation_maximization(model: Module, layer: str | None, unit: int, x0=None
         if input_shape is None:
             raise ValueError("activation_maximization: pass x0 (a starting input) or input_shape, e.g. (1, 1, 28, 28)")
         x0 = np.random.default_rng(seed).normal(0.0, 0.01, size=tuple(input_shape)).astype(dt)
+    elif not isinstance(x0, Tensor):
+        x0 = np.asarray(x0, dtype=dt)
     target = find_module(model, layer) if layer else None
     store: dict = {}
 

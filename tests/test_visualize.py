@@ -87,6 +87,10 @@ def test_feature_maps_equal_manual_forward_and_cleanup():
     assert m.training and all(not s.__dict__.get("_forward_hooks") for s in m.modules())
     with pytest.raises(KeyError, match="no submodule named 'nope'"):
         feature_maps(m, x, ["nope"])
+    m32 = TFCNN(channels=(3, 4), hidden=8, generator=cr.Generator(1))  # float32 model, float64 array: cast
+    assert feature_maps(m32, x, ["features.conv1"])["features.conv1"].dtype == np.float32
+    x32, _ = activation_maximization(m32, None, 0, x0=x, steps=2)
+    assert x32.dtype == np.float32
     assert find_module(m, "features.conv2") is m.features.conv2
 
 
