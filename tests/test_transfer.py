@@ -134,6 +134,8 @@ def test_head_helpers_and_errors():
     replace_head(seq, new)
     assert list(seq._modules) == ["body", "act", "head"] and seq.head is new
     assert seq(cr.Tensor(np.zeros((2, 4), np.float32))).shape == (2, 3)
+    replace_head(seq, nn.Tanh(), name="act")  # a middle module keeps its place (setattr would move it last)
+    assert list(seq._modules) == ["body", "act", "head"] and type(seq[1]).__name__ == "Tanh"
     with pytest.raises(KeyError, match="no submodule 'nope'"):
         replace_head(seq, 3, name="nope")
     with pytest.raises(TypeError, match="pass a module instead"):
