@@ -81,3 +81,16 @@ def test_transfer_fashion_quick(tmp_path):
     assert fr["trainable_params"] == 128 * 10 + 10 and fr["frozen_params"] > 0
     assert all(0.1 < r["test_acc"] <= 1 for r in res.values())
     _pngs(tmp_path, "transfer_fashion_quick")
+
+
+def test_tf_cnn_ci_smoke_10k_one_epoch(tmp_path):
+    # spec: RECIPE-TF-CNN-MNIST — CI smoke: 10,000 training images, 1 epoch, batch 50, Adam 1e-3: ≥ 0.93
+    env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MPLBACKEND="Agg")
+    cmd = [sys.executable, str(ROOT / "examples" / "cnn" / "tf_cnn_mnist.py"), "--train-size", "10000", "--epochs", "1",
+           "--no-progress", "--out", str(tmp_path), "--data-dir", str(mnist_dir())]
+    p = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=1200)
+    assert p.returncode == 0, p.stderr[-3000:]
+    d = json.loads((tmp_path / "tf_cnn_mnist.json").read_text())
+    assert d["train_images"] == 10_000 and d["test_images"] == 10_000 and len(d["history"]) == 1
+    assert d["config"]["batch"] == 50 and d["config"]["lr"] == 1e-3
+    assert d["final_test_acc"] >= 0.93, d["final_test_acc"]
