@@ -60,6 +60,9 @@ def _same_shape(name: str, a: Tensor, b: Tensor) -> None:
 linear = ops.linear
 relu, sigmoid, tanh, softmax, log_softmax = ops.relu, ops.sigmoid, ops.tanh, ops.softmax, ops.log_softmax
 leaky_relu, elu, selu, softplus, gelu, silu = ops.leaky_relu, ops.elu, ops.selu, ops.softplus, ops.gelu, ops.silu
+celu, prelu, hardtanh, relu6 = ops.celu, ops.prelu, ops.hardtanh, ops.relu6
+hardsigmoid, hardswish = ops.hardsigmoid, ops.hardswish
+softsign, mish, logsigmoid, swish = ops.softsign, ops.mish, ops.logsigmoid, ops.swish
 
 
 def dropout(x, p: float = 0.5, training: bool = True, generator=None) -> Tensor:
@@ -404,3 +407,8 @@ def one_hot(y, num_classes: int | None = None, dtype=np.float32):
     from ..data.transforms import one_hot as _one_hot
 
     return _one_hot(y, num_classes, dtype)
+
+
+# functional forms of layers defined in their own modules (imported last: they build on this file's helpers)
+from .alpha_dropout import alpha_dropout  # noqa: E402,F401
+from .normalization import layer_norm  # noqa: E402,F401
