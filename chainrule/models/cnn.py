@@ -136,3 +136,32 @@ def summary(model: nn.Module, input_shape: tuple, dtype=None, print_table: bool 
     if print_table:
         print(rows)
     return rows
+
+
+def regression_cnn(in_channels: int = 1, channels: tuple = (16, 32), hidden: int = 128, image_size: int = 28,
+                   generator: Generator | None = None) -> nn.Sequential:
+    """The tutorial's CNN for supervised regression (spec: CNN-REGRESSION-PIPELINE, TRAIN-LOOP-000):
+    valid convolutions (odd kernels 5, 3) with bias → ReLU → 2×2 max-pool, twice, → dense ReLU layer →
+    BatchNorm → one linear output; Kaiming-normal weights, zero biases.  Train it with MSE, L2 weight
+    decay on the weights and SGD with momentum (``presets.tutorial_regression()``), scored by k-fold CV
+    (``chainrule.train.cross_val_score``); ``examples/cnn/cnn_regression.py`` runs the whole pipeline."""
+    g = _gen(generator)
+    c1, c2 = channels
+    side = ((image_size - 4) // 2 - 2) // 2
+    if side < 1:
+        raise ValueError(f"regression_cnn: images of {image_size}x{image_size} are too small for two conv+pool "
+                         "stages (need at least 10x10)")
+    layers = [("conv1", nn.Conv2d(in_channels, c1, 5)), ("relu1", nn.ReLU()), ("pool1", nn.MaxPool2d(2)),
+              ("conv2", nn.Conv2d(c1, c2, 3)), ("relu2", nn.ReLU()), ("pool2", nn.MaxPool2d(2)),
+              ("flatten", nn.Flatten())]
+    width = c2 * side * side
+    if hidden:
+        layers += [("fc", nn.Linear(width, hidden)), ("relu3", nn.ReLU())]
+        width = hidden
+    layers += [("bn", nn.BatchNorm1d(width)), ("out", nn.Linear(width, 1))]
+    m = nn.Sequential(OrderedDict(layers))
+    for layer in m.modules():
+        if isinstance(layer, (nn.Conv2d, nn.Linear)):
+            nn.init.kaiming_normal_(layer.weight, nonlinearity="relu", generator=g)
+            nn.init.zeros_(layer.bias)
+    return m

@@ -65,17 +65,22 @@ class Module:
                 f"in {type(self).__name__}.__init__")
         params, mods, bufs = self._parameters, self._modules, self._buffers
         is_buffer = name in bufs
-        for d in (params, mods, bufs):
-            d.pop(name, None)
         if isinstance(value, Parameter):
-            params[name] = value
+            target = params
         elif isinstance(value, Module):
-            mods[name] = value
+            target = mods
         elif is_buffer:
-            bufs[name] = value if value is None or isinstance(value, Tensor) else Tensor(np.asarray(value))
+            target = bufs
+            value = value if value is None or isinstance(value, Tensor) else Tensor(np.asarray(value))
         else:
+            target = None
+        for d in (params, mods, bufs):
+            if d is not target:
+                d.pop(name, None)
+        if target is None:
             object.__setattr__(self, name, value)
             return
+        target[name] = value  # an existing key keeps its position (layer order of Sequential)
         self.__dict__.pop(name, None)
 
     def __getattr__(self, name: str):

@@ -25,7 +25,6 @@ Writes docs/cnn/cnn_regression.json and cnn_regression.png, then regenerates res
 from __future__ import annotations
 
 import time
-from collections import OrderedDict
 
 import numpy as np
 from _common import load_images, parse_args, predict, save_json, train_epoch
@@ -40,22 +39,7 @@ from chainrule.train.plots import new_figure, save_figure
 
 def make_model(seed: int, channels=(16, 32), hidden: int = 128) -> nn.Module:
     """The regression CNN with Kaiming-normal weights and zero biases (TRAIN-LOOP-000 step 1)."""
-    g = cr.Generator(seed)
-    c1, c2 = channels
-    layers = [("conv1", nn.Conv2d(1, c1, 5)), ("relu1", nn.ReLU()), ("pool1", nn.MaxPool2d(2)),
-              ("conv2", nn.Conv2d(c1, c2, 3)), ("relu2", nn.ReLU()), ("pool2", nn.MaxPool2d(2)),
-              ("flatten", nn.Flatten())]
-    width = c2 * 5 * 5
-    if hidden:
-        layers += [("fc", nn.Linear(width, hidden)), ("relu3", nn.ReLU())]
-        width = hidden
-    layers += [("bn", nn.BatchNorm1d(width)), ("out", nn.Linear(width, 1))]
-    m = nn.Sequential(OrderedDict(layers))
-    for layer in m.modules():
-        if isinstance(layer, (nn.Conv2d, nn.Linear)):
-            nn.init.kaiming_normal_(layer.weight, nonlinearity="relu", generator=g)
-            nn.init.zeros_(layer.bias)
-    return m
+    return cr.models.regression_cnn(1, channels, hidden, generator=cr.Generator(seed))
 
 
 def make_optimizer(m: nn.Module, lr: float, momentum: float, weight_decay: float):

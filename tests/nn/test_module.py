@@ -228,3 +228,12 @@ def test_parameter_basics():
 def test_forward_not_implemented():
     with pytest.raises(NotImplementedError, match="must implement forward"):
         nn.Module()(1)
+
+
+def test_reassigning_a_submodule_keeps_its_position():
+    """setattr over an existing layer replaces it in place (PyTorch), it does not move it to the end."""
+    seq = nn.Sequential(nn.Linear(2, 3), nn.ReLU(), nn.Linear(3, 1))
+    setattr(seq, "1", nn.Tanh())
+    assert [type(m).__name__ for m in seq] == ["Linear", "Tanh", "Linear"]
+    x = cr.Tensor(np.ones((4, 2), dtype=np.float32))
+    assert seq(x).shape == (4, 1)
