@@ -26,11 +26,11 @@ S03 = "spec 03, reference results"
 
 # task id → (script, extra arguments (full run), extra arguments (--quick), JSON stem, estimated seconds)
 SCRIPTS = {
-    "cnn-lenet5": ("examples/cnn/lenet5_mnist.py", ["--epochs", "20"], [], "lenet5_mnist", 1200),
-    "cnn-tfcnn": ("examples/cnn/tf_cnn_mnist.py", ["--epochs", "2"], [], "tf_cnn_mnist", 1200),
-    "cnn-cam": ("examples/cnn/cam_mnist.py", [], [], "cam_mnist", 600),
-    "cnn-regression": ("examples/cnn/cnn_regression.py", [], [], "cnn_regression", 600),
-    "cnn-transfer": ("examples/cnn/transfer_fashion.py", [], [], "transfer_fashion", 600),
+    "cnn-lenet5": ("examples/cnn/lenet5_mnist.py", ["--epochs", "20"], [], "lenet5_mnist", 1500),
+    "cnn-tfcnn": ("examples/cnn/tf_cnn_mnist.py", ["--epochs", "2"], [], "tf_cnn_mnist", 1000),
+    "cnn-cam": ("examples/cnn/cam_mnist.py", [], [], "cam_mnist", 260),
+    "cnn-regression": ("examples/cnn/cnn_regression.py", [], [], "cnn_regression", 1200),
+    "cnn-transfer": ("examples/cnn/transfer_fashion.py", [], [], "transfer_fashion", 530),
 }
 
 

@@ -261,7 +261,7 @@ def tasks(quick: bool) -> list[Task]:
             Task("optimization-theory", theory, {"N": 100_000, "reps_small": 400 if quick else 4000,
                                                  "reps_large": 100 if quick else 1000}, est_s=20, version=2),
             Task("lr-drop", lr_drop, {"n_train": 5000 if quick else 20000, "epochs": 6 if quick else 8,
-                                      "drop": 4 if quick else 5, "lr": 0.2 if quick else 0.1}, est_s=120)]
+                                      "drop": 4 if quick else 5, "lr": 0.2 if quick else 0.1}, est_s=30)]
 
 
 def rows(res: dict, quick: bool) -> list[dict]:

@@ -105,7 +105,7 @@ def temperature_experiment(settings: dict, ctx) -> dict:
 def tasks(quick: bool) -> list[Task]:
     return [Task("regularization", compute, {"samples": 200_000 if quick else 1_000_000,
                                              "dropout_passes": 2000 if quick else 20000}, est_s=15),
-            Task("sgd-temperature", temperature_experiment, {"quick": quick}, est_s=40 if quick else 700)]
+            Task("sgd-temperature", temperature_experiment, {"quick": quick}, est_s=40 if quick else 480)]
 
 
 def rows(res: dict, quick: bool) -> list[dict]:
