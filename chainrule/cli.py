@@ -123,26 +123,13 @@ def _check_device(device: str) -> None:
 
 
 # ----------------------------------------------------------------------------- train / eval
-def cmd_train(args: argparse.Namespace) -> int:
-    from .distributed.cli import maybe_distributed_train
-    rc = maybe_distributed_train(args)
-    if rc is not None:
-        return rc
+def prepare_training(args: argparse.Namespace) -> tuple:
+    """What single-process and data-parallel ``train`` share: seed and dtype, the data and its validation
+    split (the same on every rank), the model, the optimizer and the loss."""
     import chainrule as cr
 
     from . import nn, presets
-    from .io import save_checkpoint
-    from .train import EarlyStopping, fit, plot_learning_curves
-    from .train.loop import evaluate
 
-    _check_device(args.device)
-    if args.epochs < 1 or args.batch_size < 1:
-        raise CLIError(f"--epochs and --batch-size must be positive, got {args.epochs} and {args.batch_size}")
-    if args.model.lower() not in presets.MODEL_REGISTRY:
-        raise CLIError(f"unknown model {args.model!r}; available: {', '.join(presets.available_models())}")
-    if args.model.lower() not in presets.available_models():
-        raise CLIError(f"model {args.model!r} needs layers this build lacks; available: "
-                       f"{', '.join(presets.available_models())}")
     cr.manual_seed(args.seed)
     if args.dtype == "float64":
         cr.set_default_dtype(np.float64)
@@ -153,8 +140,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.limit:
         X, y = X[:args.limit], y[:args.limit]
     n_val = int(round(args.val_fraction * len(X)))
-    rng = np.random.default_rng(args.seed)
-    perm = rng.permutation(len(X))
+    perm = np.random.default_rng(args.seed).permutation(len(X))
     val_idx, tr_idx = perm[:n_val], perm[n_val:]
     Xtr, ytr = X[tr_idx], y[tr_idx]
     num_classes = int(max(y.max(), yte.max())) + 1
@@ -169,7 +155,32 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.dtype == "float64":
         model.to(np.float64)
     opt = make_optimizer(args.optimizer, model.parameters(), args.lr, args.momentum, args.weight_decay)
-    loss_fn = nn.CrossEntropyLoss()
+    return (X, y, Xte, yte, desc, n_val, val_idx, Xtr, ytr, num_classes, input_shape, kwargs, model, opt,
+            nn.CrossEntropyLoss())
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from .distributed.cli import maybe_distributed_train
+    rc = maybe_distributed_train(args)
+    if rc is not None:
+        return rc
+    import chainrule as cr
+
+    from . import presets
+    from .io import save_checkpoint
+    from .train import EarlyStopping, fit, plot_learning_curves
+    from .train.loop import evaluate
+
+    _check_device(args.device)
+    if args.epochs < 1 or args.batch_size < 1:
+        raise CLIError(f"--epochs and --batch-size must be positive, got {args.epochs} and {args.batch_size}")
+    if args.model.lower() not in presets.MODEL_REGISTRY:
+        raise CLIError(f"unknown model {args.model!r}; available: {', '.join(presets.available_models())}")
+    if args.model.lower() not in presets.available_models():
+        raise CLIError(f"model {args.model!r} needs layers this build lacks; available: "
+                       f"{', '.join(presets.available_models())}")
+    (X, y, Xte, yte, desc, n_val, val_idx, Xtr, ytr, num_classes, input_shape, kwargs, model, opt,
+     loss_fn) = prepare_training(args)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     callbacks = [EarlyStopping(patience=args.patience)] if args.patience is not None and n_val else []

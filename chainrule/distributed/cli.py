@@ -21,9 +21,6 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any
-
-import numpy as np
 
 from .comm import get_communicator, launched_world_size
 
@@ -65,10 +62,9 @@ def _history_object(hist: dict, epochs_done: int):
 
 def distributed_train(args: argparse.Namespace) -> int:
     """``chainrule train`` with :class:`~chainrule.distributed.trainer.DataParallelTrainer` (see the module doc)."""
-    import chainrule as cr
 
-    from .. import nn, presets
-    from ..cli import CLIError, _check_device, load_dataset, make_optimizer
+    from .. import presets
+    from ..cli import CLIError, _check_device, prepare_training
     from ..io import save_checkpoint
     from ..train import plot_learning_curves
     from .trainer import DataParallelTrainer, distributed_evaluate, rank0_print
@@ -84,32 +80,8 @@ def distributed_train(args: argparse.Namespace) -> int:
     if args.model.lower() not in presets.available_models():
         raise CLIError(f"unknown or unavailable model {args.model!r}; available: "
                        f"{', '.join(presets.available_models())}")
-    cr.manual_seed(args.seed)
-    if args.dtype == "float64":
-        cr.set_default_dtype(np.float64)
-    X, y, desc = load_dataset(args.data, "train")
-    Xte, yte, _ = load_dataset(args.data, "test")
-    dt = np.float64 if args.dtype == "float64" else np.float32
-    X, Xte = X.astype(dt, copy=False), Xte.astype(dt, copy=False)
-    if args.limit:
-        X, y = X[:args.limit], y[:args.limit]
-    n_val = int(round(args.val_fraction * len(X)))
-    perm = np.random.default_rng(args.seed).permutation(len(X))  # same split on every rank
-    val_idx, tr_idx = perm[:n_val], perm[n_val:]
-    Xtr, ytr = X[tr_idx], y[tr_idx]
-    num_classes = int(max(y.max(), yte.max())) + 1
-    input_shape = tuple(X.shape[1:])
-    kwargs: dict[str, Any] = {"generator": cr.Generator(args.seed)} if args.model.lower() == "mlp" else {}
-    if args.model.lower() == "mlp" and args.hidden:
-        kwargs["hidden"] = tuple(args.hidden)
-    try:
-        model = presets.build_model(args.model, input_shape, num_classes, **kwargs)
-    except ValueError as e:
-        raise CLIError(str(e)) from None
-    if args.dtype == "float64":
-        model.to(np.float64)
-    opt = make_optimizer(args.optimizer, model.parameters(), args.lr, args.momentum, args.weight_decay)
-    loss_fn = nn.CrossEntropyLoss()
+    (X, y, Xte, yte, desc, n_val, val_idx, Xtr, ytr, num_classes, input_shape, kwargs, model, opt,
+     loss_fn) = prepare_training(args)  # the split is seeded, so it is the same on every rank
     out = Path(args.out)
     if comm.rank == 0:
         out.mkdir(parents=True, exist_ok=True)
