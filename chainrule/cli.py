@@ -439,10 +439,11 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run the command line; returns the exit status (0 ok, 1 check failed, 2 usage/data error)."""
+def main(argv: list[str] | None = None, parser: argparse.ArgumentParser | None = None) -> int:
+    """Run the command line; returns the exit status (0 ok, 1 check failed, 2 usage/data error).
+    ``parser`` replaces the default one (``python -m chainrule.distributed`` passes its own)."""
     import chainrule as cr
-    parser = build_parser()
+    parser = parser or build_parser()
     try:
         args = parser.parse_args(argv)
     except SystemExit as e:  # argparse: --help or a usage error

@@ -147,22 +147,5 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m chainrule.distributed train ...`` (other sub-commands behave as in ``chainrule``)."""
-    import chainrule as cr
-
-    from ..cli import CLIError
-    parser = build_parser()
-    try:
-        args = parser.parse_args(argv)
-    except SystemExit as e:
-        return int(e.code or 0)
-    if not getattr(args, "command", None):
-        parser.print_help()
-        return 2
-    dtype0 = cr.get_default_dtype()
-    try:
-        return int(args.func(args) or 0)
-    except CLIError as e:
-        print(f"chainrule {args.command}: error: {e}", file=sys.stderr)
-        return 2
-    finally:
-        cr.set_default_dtype(dtype0)
+    from ..cli import main as cli_main
+    return cli_main(argv, parser=build_parser())
