@@ -133,12 +133,17 @@ def _max_pool_route(dy, arg: np.ndarray, g: _PGeom, x_shape: tuple):
     """The max-pool backward on arrays: δ to the arg-max of each window (overlaps add), one masked pass
     per kernel offset."""
     N, C, H, W = x_shape
+    finite = np.isfinite(dy.sum(dtype=np.float64))
+
+    def routed(o):  # δ where the offset is the arg-max, else 0 (δ·mask would turn an infinite δ into NaN)
+        return dy * (arg == o) if finite else np.where(arg == o, dy, np.zeros((), dy.dtype))
+
     if g.tiled:  # windows do not overlap: each input gets at most one δ, plain assignment
         dx = np.zeros(x_shape, dtype=dy.dtype)
         o = 0
         for u in range(g.kh):
             for v in range(g.kw):
-                np.multiply(dy, arg == o, out=dx[:, :, g.hs(u), g.ws(v)])
+                dx[:, :, g.hs(u), g.ws(v)] = routed(o)
                 o += 1
         return dx
     Hn, Wn = g.padded_shape()
@@ -146,9 +151,76 @@ def _max_pool_route(dy, arg: np.ndarray, g: _PGeom, x_shape: tuple):
     o = 0
     for u in range(g.kh):
         for v in range(g.kw):
-            dxp[:, :, g.hs(u), g.ws(v)] += dy * (arg == o)
+            dxp[:, :, g.hs(u), g.ws(v)] += routed(o)
             o += 1
     return dxp[:, :, g.ph:g.ph + H, g.pw:g.pw + W]
+
+
+# Non-overlapping windows (the common 2×2/stride-2 case) in two separable stages: the max over each
+# row's kW columns, then over the kH rows.  Row-major first occurrence decomposes: a row's first
+# maximum, then the first row whose maximum is the largest.  Two passes of 1/kW and 1/(kH·kW) of the
+# input instead of kH·kW strided passes, and the stage arg-maxes are kept for the backward (2–3× faster
+# than the offset loop on LeNet-5's pools).
+def _stage_max(views: list, need_arg: bool, nan_aware: bool = False):
+    """Max over a list of same-shape views and the index of its first maximum (bool for two views,
+    uint8 beyond).  ``nan_aware``: PyTorch's rule ``val > max or isnan(val)`` (a NaN wins, the last
+    one in the window), used only when the fast pass found a NaN."""
+    def gt(a, m):
+        return (a > m) | np.isnan(a) if nan_aware else a > m
+    if len(views) == 1:
+        return np.ascontiguousarray(views[0]), None
+    arg = gt(views[1], views[0]) if need_arg else None
+    m = np.maximum(views[0], views[1])
+    if len(views) > 2 and need_arg:
+        arg = arg.astype(np.uint8)
+    for v in range(2, len(views)):
+        if need_arg:
+            np.copyto(arg, v, where=gt(views[v], m))
+        np.maximum(m, views[v], out=m)
+    return m, arg
+
+
+def _tiled_max(x: np.ndarray, g: _PGeom, need_arg: bool, nan_aware: bool = False):
+    """(best, column arg-max (N, C, Ho·kH, Wo), row arg-max (N, C, Ho, Wo)) of non-overlapping windows."""
+    Hc, Wc = g.Ho * g.kh, g.Wo * g.kw
+    m, ac = _stage_max([x[:, :, :Hc, v:Wc:g.kw] for v in range(g.kw)], need_arg, nan_aware)
+    best, ar = _stage_max([m[:, :, u::g.kh] for u in range(g.kh)], need_arg, nan_aware)
+    return best, ac, ar
+
+
+def _stage_route(d: np.ndarray, arg, outs: list) -> None:
+    """Send d to the view chosen by arg (the adjoint of ``_stage_max``); every view is written."""
+    if len(outs) == 1:
+        outs[0][...] = d
+    elif arg.dtype == np.bool_:
+        np.multiply(d, arg, out=outs[1])    # d·[arg]: a multiply is ~10× faster than np.where here
+        np.subtract(d, outs[1], out=outs[0])
+    else:
+        for v, o in enumerate(outs):
+            np.multiply(d, arg == v, out=o)
+
+
+def _tiled_route(dy: np.ndarray, ac, ar, g: _PGeom, x_shape: tuple) -> np.ndarray:
+    N, C, H, W = x_shape
+    Hc, Wc = g.Ho * g.kh, g.Wo * g.kw
+    if not np.isfinite(dy.sum(dtype=np.float64)):   # inf·0 = NaN: route exactly (rare, slow path)
+        return _max_pool_route(dy, _tiled_offsets(ac, ar, g), g, x_shape)
+    drow = np.empty((N, C, Hc, g.Wo), dtype=dy.dtype)
+    _stage_route(dy, ar, [drow[:, :, u::g.kh] for u in range(g.kh)])
+    dx = np.empty(x_shape, dtype=dy.dtype) if (Hc, Wc) == (H, W) else np.zeros(x_shape, dtype=dy.dtype)
+    _stage_route(drow, ac, [dx[:, :, :Hc, v:Wc:g.kw] for v in range(g.kw)])
+    return dx
+
+
+def _tiled_offsets(ac, ar, g: _PGeom) -> np.ndarray:
+    """The two stage arg-maxes as one kernel-offset index u·kW + v per window (``_window_argmax``'s form)."""
+    N, C = ar.shape[:2] if ar is not None else ac.shape[:2]
+    u = np.zeros((N, C, g.Ho, g.Wo), np.int64) if ar is None else ar.astype(np.int64)
+    if ac is None:
+        return u * g.kw
+    acr = ac.astype(np.int64).reshape(N, C, g.Ho, g.kh, g.Wo)
+    v = np.take_along_axis(acr, u[:, :, :, None, :], axis=3)[:, :, :, 0, :]
+    return u * g.kw + v
 
 
 def max_pool2d(input: Tensor, kernel_size: int | tuple, stride: int | tuple | None = None, padding: int | tuple = 0,
@@ -161,17 +233,25 @@ def max_pool2d(input: Tensor, kernel_size: int | tuple, stride: int | tuple | No
     x = as_tensor(input)
     _check4(x, "max_pool2d")
     g = _PGeom(x.shape[2], x.shape[3], kernel_size, stride, padding, dilation, ceil_mode)
-    xp = _windows_source(x.data, g)
-    best = _window_max(xp, g)
     x_shape = x.shape
     cache: dict = {}
-    if return_indices:
-        cache["arg"] = _window_argmax(xp, best, g)
-    del xp  # the backward recomputes the (padded) source from its input
+    if g.tiled and g.kh * g.kw > 1:
+        need = x.requires_grad or return_indices
+        best, ac, ar = _tiled_max(x.data, g, need)
+        if need and np.isnan(best.sum(dtype=np.float64)):   # NaN present: PyTorch's NaN arg-max rule
+            best, ac, ar = _tiled_max(x.data, g, True, nan_aware=True)
+        cache["stages"] = (ac, ar)
+    else:
+        xp = _windows_source(x.data, g)
+        best = _window_max(xp, g)
+        if return_indices:
+            cache["arg"] = _window_argmax(xp, best, g)
+        del xp  # the backward recomputes the (padded) source from its input
 
     def argmax_of(X: np.ndarray) -> np.ndarray:
         if "arg" not in cache:  # computed on first use: a forward without backward never pays for it
-            cache["arg"] = _window_argmax(_windows_source(X, g), best, g)
+            cache["arg"] = (_tiled_offsets(*cache["stages"], g) if "stages" in cache
+                            else _window_argmax(_windows_source(X, g), best, g))
         return cache["arg"]
 
     def vjp(dy, out, X):
@@ -180,11 +260,13 @@ def max_pool2d(input: Tensor, kernel_size: int | tuple, stride: int | tuple | No
             base = np.arange(N * C).reshape(N, C, 1, 1) * (g.H * g.W)
             flat = (_flat_indices(argmax_of(X.data), g) + base).ravel()
             return (reshape(_scatter(reshape(dy, (-1,)), flat, (int(np.prod(x_shape)),)), x_shape),)
+        if "stages" in cache:
+            return (_tiled_route(dy, *cache["stages"], g, x_shape),)
         return (_max_pool_route(dy, argmax_of(X), g, x_shape),)
 
     out = _make(best, (x,), vjp)
     if return_indices:
-        return out, Tensor._wrap(_flat_indices(cache["arg"], g).astype(np.int64))
+        return out, Tensor._wrap(_flat_indices(argmax_of(x.data), g).astype(np.int64))
     return out
 
 

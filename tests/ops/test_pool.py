@@ -188,3 +188,61 @@ def test_pooling_keeps_float32():
         assert y.dtype == np.float32
         y.sum().backward()
         assert x.grad.dtype == np.float32
+
+
+TILED = [((2, 2), (6, 8)), ((3, 3), (7, 9)), ((2, 3), (5, 7)), ((1, 2), (4, 6)), ((3, 1), (6, 5)), ((4, 4), (8, 8))]
+
+
+@pytest.mark.parametrize("k,hw", TILED)
+@pytest.mark.parametrize("data", ["normal", "ties", "relu"])
+def test_tiled_max_pool_two_stage_path_equals_torch(k, hw, data):
+    # spec: CNN-MAXPOOL: the separable fast path for non-overlapping windows (incl. a dropped remainder)
+    # routes exactly as PyTorch: first maximum in row-major window order, at plateaus of ties too
+    torch = torch_or_skip()
+    rng = np.random.default_rng(sum(k) + hw[0])
+    x = rng.standard_normal((3, 2) + hw)
+    if data == "ties":
+        x = np.round(x)                     # many equal maxima inside windows
+    elif data == "relu":
+        x = np.maximum(x, 0)                # all-zero windows, as after a ReLU
+    dy = rng.standard_normal((3, 2, hw[0] // k[0], hw[1] // k[1]))
+    X = t64(x)
+    y, idx = max_pool2d(X, k, return_indices=True)
+    y.backward(cr.Tensor(dy))
+    xt = torch.tensor(x, requires_grad=True)
+    yt, it = torch.nn.functional.max_pool2d(xt, k, return_indices=True)
+    yt.backward(torch.tensor(dy))
+    np.testing.assert_array_equal(y.data, yt.detach().numpy())
+    np.testing.assert_array_equal(idx.data, it.numpy())
+    np.testing.assert_array_equal(X.grad.data, xt.grad.numpy())
+    X32 = cr.Tensor(x.astype(np.float32), requires_grad=True)   # float32: the bool-mask route
+    max_pool2d(X32, k).backward(cr.Tensor(dy.astype(np.float32)))
+    np.testing.assert_array_equal(X32.grad.data, xt.grad.numpy().astype(np.float32))
+
+
+@pytest.mark.parametrize("k", [2, 3])
+def test_tiled_max_pool_nan_and_inf_follow_torch(k):
+    # a NaN is the maximum of its window and takes the gradient (the last NaN, PyTorch's rule); an
+    # infinite upstream gradient reaches only the arg-max (no inf·0 = NaN elsewhere)
+    torch = torch_or_skip()
+    x = _r(2, 2, 3 * k, 3 * k, seed=k)
+    x[0, 0, 0, 1] = x[0, 0, 1, 0] = x[1, 1, 2, 2] = np.nan
+    dy = np.ones((2, 2, 3, 3))
+    dy[0, 1, 1, 1] = np.inf
+    X = t64(x)
+    y, idx = max_pool2d(X, k, return_indices=True)
+    y.backward(cr.Tensor(dy))
+    xt = torch.tensor(x, requires_grad=True)
+    yt, it = torch.nn.functional.max_pool2d(xt, k, return_indices=True)
+    yt.backward(torch.tensor(dy))
+    np.testing.assert_array_equal(y.data, yt.detach().numpy())     # NaN == NaN for assert_array_equal
+    np.testing.assert_array_equal(idx.data, it.numpy())
+    np.testing.assert_array_equal(X.grad.data, xt.grad.numpy())
+
+
+def test_tiled_max_pool_without_grad_skips_the_arg_max():
+    # under no_grad (inference) only the maxima are computed; a later index request still works
+    x = _r(2, 3, 8, 8)
+    with cr.no_grad():
+        y = max_pool2d(cr.Tensor(x), 2)
+    np.testing.assert_array_equal(y.data, x.reshape(2, 3, 4, 2, 4, 2).max(axis=(3, 5)))
