@@ -133,7 +133,7 @@ def _max_pool_route(dy, arg: np.ndarray, g: _PGeom, x_shape: tuple):
     """The max-pool backward on arrays: δ to the arg-max of each window (overlaps add), one masked pass
     per kernel offset."""
     N, C, H, W = x_shape
-    finite = np.isfinite(dy.sum(dtype=np.float64))
+    finite = np.isfinite(dy.sum())
 
     def routed(o):  # δ where the offset is the arg-max, else 0 (δ·mask would turn an infinite δ into NaN)
         return dy * (arg == o) if finite else np.where(arg == o, dy, np.zeros((), dy.dtype))
@@ -203,7 +203,7 @@ def _stage_route(d: np.ndarray, arg, outs: list) -> None:
 def _tiled_route(dy: np.ndarray, ac, ar, g: _PGeom, x_shape: tuple) -> np.ndarray:
     N, C, H, W = x_shape
     Hc, Wc = g.Ho * g.kh, g.Wo * g.kw
-    if not np.isfinite(dy.sum(dtype=np.float64)):   # inf·0 = NaN: route exactly (rare, slow path)
+    if not np.isfinite(dy.sum()):   # inf·0 = NaN: route exactly (rare, slow path; a sum that overflows lands here too)
         return _max_pool_route(dy, _tiled_offsets(ac, ar, g), g, x_shape)
     drow = np.empty((N, C, Hc, g.Wo), dtype=dy.dtype)
     _stage_route(dy, ar, [drow[:, :, u::g.kh] for u in range(g.kh)])
@@ -238,7 +238,7 @@ def max_pool2d(input: Tensor, kernel_size: int | tuple, stride: int | tuple | No
     if g.tiled and g.kh * g.kw > 1:
         need = x.requires_grad or return_indices
         best, ac, ar = _tiled_max(x.data, g, need)
-        if need and np.isnan(best.sum(dtype=np.float64)):   # NaN present: PyTorch's NaN arg-max rule
+        if need and np.isnan(best.sum()):   # NaN (or ±inf that cancel): redo with PyTorch's NaN arg-max rule
             best, ac, ar = _tiled_max(x.data, g, True, nan_aware=True)
         cache["stages"] = (ac, ar)
     else:

@@ -617,3 +617,19 @@ def test_col2im_is_deterministic(layout):
         for b in range(g.Wo):
             ref[2 * a:2 * a + 3, 2 * b:2 * b + 3] += 1
     np.testing.assert_array_equal(cover, ref[1:10, 1:10])
+
+
+@pytest.mark.parametrize("s", [1, 3])
+def test_conv2d_kernel_covering_the_input_is_a_linear_layer(s):
+    # the full-kernel shortcut (LeNet-5's C5: a 5×5 kernel on a 5×5 map) equals PyTorch's conv and is
+    # differentiable to second order; with groups or padding the general path runs
+    torch = torch_or_skip()
+    x, w, b = _r(3, 4, 5, 6), _r(7, 4, 5, 6, seed=1), _r(7, seed=2)
+    compare_with_torch(lambda x, w, b: conv2d(x, w, b, s), lambda x, w, b: torch.nn.functional.conv2d(x, w, b, s),
+                       [x, w, b])
+    X, Wt, B = t64(_r(2, 2, 3, 3)), t64(_r(2, 2, 3, 3, seed=3)), t64(_r(2, seed=4))
+    assert conv2d(X, Wt, B).shape == (2, 2, 1, 1)
+    assert cr.gradgradcheck(lambda x, w, b: cr.tanh(conv2d(x, w, b)), [X, Wt, B])
+    F = torch.nn.functional
+    compare_with_torch(lambda x, w: conv2d(x, w, None, 1, 0, 1, 2), lambda x, w: F.conv2d(x, w, None, 1, 0, 1, 2),
+                       [_r(2, 4, 3, 3), _r(4, 2, 3, 3)])
