@@ -186,7 +186,10 @@ def time_interleaved(steps: dict[str, tuple[Callable[[], Any], int]], seconds: f
 
 def peak_memory_chainrule(step: Callable[[], Any]) -> int:
     """Bytes: high-water mark of Python/NumPy memory allocated during one call of ``step`` (tracemalloc
-    started just before the call, so blocks allocated earlier are neither counted nor subtracted)."""
+    started just before the call, so blocks allocated earlier are neither counted nor subtracted).  The
+    recurrent layers' work-array pool is emptied first, so the buffers a step uses count as allocated."""
+    from chainrule.ops.rnn import clear_workspace
+    clear_workspace()
     gc.collect()
     was = tracemalloc.is_tracing()
     if was:
