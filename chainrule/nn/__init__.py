@@ -51,6 +51,8 @@ from .normalization import LayerNorm, remove_weight_norm, weight_norm
 from .pooling import (
     AdaptiveAvgPool1d,
     AdaptiveAvgPool2d,
+    AdaptiveMaxPool1d,
+    AdaptiveMaxPool2d,
     AvgPool1d,
     AvgPool2d,
     GlobalAvgPool2d,

@@ -1,4 +1,5 @@
-"""Pooling layers (no parameters): MaxPool1d/2d, AvgPool1d/2d, AdaptiveAvgPool1d/2d, GlobalAvgPool2d.
+"""Pooling layers (no parameters): MaxPool1d/2d, AvgPool1d/2d, AdaptiveAvgPool1d/2d, AdaptiveMaxPool1d/2d,
+GlobalAvgPool2d.
 
 Per channel; stride defaults to the window size.  Output size ⌊(i + 2p − d(k − 1) − 1)/s⌋ + 1
 (spec: POOL-OUTSIZE).  Max pooling routes the gradient to the first arg-max of each window (spec:
@@ -38,7 +39,8 @@ class _Pool(Module):
 class MaxPool2d(_Pool):
     """``MaxPool2d(kernel_size, stride=kernel_size, padding=0, dilation=1, return_indices=False,
     ceil_mode=False)``: O[n,c,i,j] = max over the window at (i·s, j·s) of the −∞-padded input; gradient to
-    the first arg-max (row-major window order, as PyTorch).  (spec: CNN-MAXPOOL, CONV2D-LAYER)"""
+    the first arg-max (row-major window order; the last NaN of a window holding one; as PyTorch).
+    (spec: CNN-MAXPOOL, CONV2D-LAYER)"""
 
     def __init__(self, kernel_size, stride=None, padding=0, dilation=1, return_indices: bool = False,
                  ceil_mode: bool = False):
@@ -108,6 +110,31 @@ class AdaptiveAvgPool2d(Module):
 class AdaptiveAvgPool1d(AdaptiveAvgPool2d):
     def forward(self, x):
         return P.adaptive_avg_pool1d(x, self.output_size)
+
+
+class AdaptiveMaxPool2d(Module):
+    """``AdaptiveMaxPool2d(output_size, return_indices=False)``: max over PyTorch's adaptive windows
+    [⌊i·H/oH⌋, ⌈(i + 1)·H/oH⌉) × [⌊j·W/oW⌋, ⌈(j + 1)·W/oW⌉) on (N, C, H, W) or (C, H, W); ``output_size`` an
+    int or a pair, None keeps that axis.  Gradient to the arg-max of each window (first maximum in row-major
+    window order; the last NaN if the window has one), as PyTorch.  (spec: CNN-MAXPOOL, POOL-OUTSIZE)"""
+
+    def __init__(self, output_size, return_indices: bool = False):
+        super().__init__()
+        self.output_size, self.return_indices = output_size, return_indices
+
+    def forward(self, x):
+        return P.adaptive_max_pool2d(x, self.output_size, self.return_indices)
+
+    def extra_repr(self) -> str:
+        return f"output_size={self.output_size}"
+
+
+class AdaptiveMaxPool1d(AdaptiveMaxPool2d):
+    """``AdaptiveMaxPool1d(output_size, return_indices=False)`` on (N, C, L) or (C, L): max over
+    [⌊i·L/o⌋, ⌈(i + 1)·L/o⌉).  (spec: CNN-MAXPOOL, POOL-OUTSIZE)"""
+
+    def forward(self, x):
+        return P.adaptive_max_pool1d(x, self.output_size, self.return_indices)
 
 
 class GlobalAvgPool2d(Module):

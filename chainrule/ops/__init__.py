@@ -58,6 +58,8 @@ from .linalg import dot, linear, matmul, outer
 from .pool import (
     adaptive_avg_pool1d,
     adaptive_avg_pool2d,
+    adaptive_max_pool1d,
+    adaptive_max_pool2d,
     avg_pool1d,
     avg_pool2d,
     global_avg_pool2d,

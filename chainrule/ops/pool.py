@@ -1,13 +1,17 @@
-"""Pooling ops (NCHW / NCL): max, average, adaptive and global average pooling.
+"""Pooling ops (NCHW / NCL): max, average, adaptive max/average and global average pooling.
 
 Max pooling (spec: CNN-MAXPOOL)::
 
     O[n,c,i,j] = max_{u,v < k} X̃[n,c, i·s + d·u, j·s + d·v]      (X̃ padded with −∞, errata F17)
 
 Its backward routes δ_out wholly to the arg-max of each window (errata F16: one element, not every
-element equal to the max); overlapping windows add; at ties the *first* maximum in row-major window order
-wins, as in PyTorch.  Non-overlapping windows (stride = kernel, no padding) use a reshape to
-(N, C, H/k, k, W/k, k); the general case loops over the k·k kernel offsets (never over pixels).
+element equal to the max); overlapping windows add.  The arg-max is PyTorch's CPU scan over the window's
+in-bounds elements in row-major order, ``if (val > max || isnan(val))`` from max = −∞: the *first*
+maximum at ties, the *last* NaN when the window has one (its output is NaN), the first in-bounds element
+when all are −∞ — on every path, and for ``return_indices``.  Non-overlapping windows (stride = kernel, no
+padding) use two separable stages; the general case loops over the k·k kernel offsets (never over
+pixels).  The NaN-aware arg-max runs only when an output maximum is NaN (one sum over the output).
+Adaptive max pooling takes PyTorch's windows [⌊i·n/o⌋, ⌈(i + 1)·n/o⌉) with the same arg-max rule.
 
 Average pooling (spec: CNN-AVGPOOL): O = (1/k²) Σ_window X̃ (zero padding counted,
 ``count_include_pad=True`` by default), backward spreads δ/k² (overlaps add); global average pooling is
@@ -19,6 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..tensor import is_grad_enabled
 from ._base import Tensor, _make, _plain, as_tensor, is_t
 from .conv import _tuple
 from .reduce import mean
@@ -26,7 +31,7 @@ from .shape import _scatter, getitem, reshape, scatter_add
 
 __all__ = [
     "max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d", "adaptive_avg_pool1d", "adaptive_avg_pool2d",
-    "global_avg_pool2d", "pool_output_size", "max_unpool2d",
+    "global_avg_pool2d", "pool_output_size", "max_unpool2d", "adaptive_max_pool1d", "adaptive_max_pool2d",
 ]
 
 
@@ -82,6 +87,13 @@ class _PGeom:
         return slice(v * self.dw, v * self.dw + self.sw * (self.Wo - 1) + 1, self.sw)
 
 
+def _quiet_sum(a: np.ndarray):
+    """Σa as a cheap non-finite probe (NaN when a NaN, or +inf and −inf, are present), without the
+    RuntimeWarning of inf − inf or of an overflow."""
+    with np.errstate(invalid="ignore", over="ignore"):
+        return a.sum()
+
+
 def _check4(x: Tensor, who: str) -> None:
     if x.ndim != 4:
         raise ValueError(f"{who}: expected input of shape (N, C, H, W), got {x.shape}")
@@ -111,21 +123,54 @@ def _window_max(xp: np.ndarray, g: _PGeom) -> np.ndarray:
 
 
 def _window_argmax(xp: np.ndarray, best: np.ndarray, g: _PGeom) -> np.ndarray:
-    """Offset index u·kW + v of the *first* maximum of each window in row-major window order (PyTorch's
-    tie rule): offsets are visited last to first, so the earliest one equal to the maximum wins."""
+    """Offset index u·kW + v of each window's arg-max under PyTorch's CPU rule, a scan in row-major window
+    order over the window's *in-bounds* elements that updates ``if (val > max || isnan(val))`` from
+    max = −∞ at the first in-bounds element (spec: CNN-MAXPOOL):
+
+    - no NaN: the *first* maximum (offsets are visited last to first, the earliest one equal to the
+      maximum wins);
+    - a NaN in the window: the window's maximum is NaN and the *last* NaN wins (a second pass, run only
+      when the maxima contain a NaN: the clean case costs one sum over the output);
+    - all in-bounds elements −∞: the first in-bounds element, never the −∞ padding (only when the
+      windows reach padding and a maximum is −∞).
+    """
     K = g.kh * g.kw
     arg = np.full(best.shape, K - 1, dtype=np.uint8 if K < 256 else np.int64)
     for o in range(K - 2, -1, -1):
         u, v = divmod(o, g.kw)
         np.copyto(arg, o, where=xp[:, :, g.hs(u), g.ws(v)] == best)
+    total = _quiet_sum(best)
+    if np.isfinite(total):
+        return arg
+    if np.isnan(total):   # a NaN maximum (or +inf and -inf maxima that cancel): last NaN of each window
+        for o in range(K):
+            u, v = divmod(o, g.kw)
+            np.copyto(arg, o, where=np.isnan(xp[:, :, g.hs(u), g.ws(v)]))
+    if xp.shape[2:] != (g.H, g.W):   # windows reach the -inf padding: an all -inf window takes its first
+        ninf = np.isneginf(best)       # in-bounds element (PyTorch's scan start), as offset u0·kW + v0
+        if ninf.any():
+            np.copyto(arg, _first_inbounds_offset(g).astype(arg.dtype), where=ninf)
     return arg
+
+
+def _first_inbounds_offset(g: _PGeom) -> np.ndarray:
+    """(Ho, Wo) offset u0·kW + v0 of the first window position at or after the input's top/left edge:
+    u0 = max(0, ⌈(p − i·s)/d⌉) (PyTorch's ``while (ih0 < 0) ih0 += d``)."""
+    u0 = np.maximum(0, -((np.arange(g.Ho) * g.sh - g.ph) // g.dh))
+    v0 = np.maximum(0, -((np.arange(g.Wo) * g.sw - g.pw) // g.dw))
+    return u0[:, None] * g.kw + v0[None, :]
+
+
+def _rows_cols(arg: np.ndarray, g: _PGeom) -> tuple[np.ndarray, np.ndarray]:
+    """Offset index → input row h and column w of the arg-max (outside [0, H) × [0, W) only for a window
+    wholly in the padding, possible with dilation)."""
+    u, v = np.divmod(arg.astype(np.int64), g.kw)
+    return np.arange(g.Ho)[:, None] * g.sh + u * g.dh - g.ph, np.arange(g.Wo)[None, :] * g.sw + v * g.dw - g.pw
 
 
 def _flat_indices(arg: np.ndarray, g: _PGeom) -> np.ndarray:
     """Offset index → flat index h·W + w into each (unpadded) input plane (PyTorch's return_indices)."""
-    u, v = np.divmod(arg.astype(np.int64), g.kw)
-    rows = np.arange(g.Ho)[:, None] * g.sh + u * g.dh - g.ph
-    cols = np.arange(g.Wo)[None, :] * g.sw + v * g.dw - g.pw
+    rows, cols = _rows_cols(arg, g)
     return rows * g.W + cols
 
 
@@ -133,7 +178,7 @@ def _max_pool_route(dy, arg: np.ndarray, g: _PGeom, x_shape: tuple):
     """The max-pool backward on arrays: δ to the arg-max of each window (overlaps add), one masked pass
     per kernel offset."""
     N, C, H, W = x_shape
-    finite = np.isfinite(dy.sum())
+    finite = np.isfinite(_quiet_sum(dy))
 
     def routed(o):  # δ where the offset is the arg-max, else 0 (δ·mask would turn an infinite δ into NaN)
         return dy * (arg == o) if finite else np.where(arg == o, dy, np.zeros((), dy.dtype))
@@ -172,7 +217,7 @@ def _stage_max(views: list, need_arg: bool, nan_aware: bool = False):
     arg = gt(views[1], views[0]) if need_arg else None
     m = np.maximum(views[0], views[1])
     if len(views) > 2 and need_arg:
-        arg = arg.astype(np.uint8)
+        arg = arg.astype(np.uint8 if len(views) <= 256 else np.int64)
     for v in range(2, len(views)):
         if need_arg:
             np.copyto(arg, v, where=gt(views[v], m))
@@ -203,7 +248,7 @@ def _stage_route(d: np.ndarray, arg, outs: list) -> None:
 def _tiled_route(dy: np.ndarray, ac, ar, g: _PGeom, x_shape: tuple) -> np.ndarray:
     N, C, H, W = x_shape
     Hc, Wc = g.Ho * g.kh, g.Wo * g.kw
-    if not np.isfinite(dy.sum()):   # inf·0 = NaN: route exactly (rare, slow path; a sum that overflows lands here too)
+    if not np.isfinite(_quiet_sum(dy)):   # inf·0 = NaN: route exactly (rare; an overflowing sum lands here too)
         return _max_pool_route(dy, _tiled_offsets(ac, ar, g), g, x_shape)
     drow = np.empty((N, C, Hc, g.Wo), dtype=dy.dtype)
     _stage_route(dy, ar, [drow[:, :, u::g.kh] for u in range(g.kh)])
@@ -227,7 +272,8 @@ def max_pool2d(input: Tensor, kernel_size: int | tuple, stride: int | tuple | No
                dilation: int | tuple = 1, ceil_mode: bool = False,
                return_indices: bool = False) -> Tensor | tuple[Tensor, Tensor]:
     """2-D max pooling, ``torch.nn.functional.max_pool2d`` semantics (stride defaults to the kernel size,
-    padding −∞, at most half the kernel).  Gradient routed to the first arg-max of each window.
+    padding −∞, at most half the kernel).  Gradient routed to the first arg-max of each window (to the last
+    NaN of a window holding a NaN, whose output is NaN; as PyTorch's CPU kernel).
     With ``return_indices`` also returns the flat arg-max index h·W + w per (n, c) plane (int64).
     (spec: CNN-MAXPOOL, CONV2D-LAYER, POOL-OUTSIZE; errata F2, F16, F17)"""
     x = as_tensor(input)
@@ -238,7 +284,7 @@ def max_pool2d(input: Tensor, kernel_size: int | tuple, stride: int | tuple | No
     if g.tiled and g.kh * g.kw > 1:
         need = x.requires_grad or return_indices
         best, ac, ar = _tiled_max(x.data, g, need)
-        if need and np.isnan(best.sum()):   # NaN (or ±inf that cancel): redo with PyTorch's NaN arg-max rule
+        if need and np.isnan(_quiet_sum(best)):   # NaN (or ±inf that cancel): redo with PyTorch's NaN arg-max rule
             best, ac, ar = _tiled_max(x.data, g, True, nan_aware=True)
         cache["stages"] = (ac, ar)
     else:
@@ -257,9 +303,14 @@ def max_pool2d(input: Tensor, kernel_size: int | tuple, stride: int | tuple | No
     def vjp(dy, out, X):
         if is_t(dy):  # differentiable form: a scatter-add of δ (its own rule is a gather)
             N, C = x_shape[:2]
+            rows, cols = _rows_cols(argmax_of(X.data), g)
             base = np.arange(N * C).reshape(N, C, 1, 1) * (g.H * g.W)
-            flat = (_flat_indices(argmax_of(X.data), g) + base).ravel()
-            return (reshape(_scatter(reshape(dy, (-1,)), flat, (int(np.prod(x_shape)),)), x_shape),)
+            flat = (rows * g.W + cols + base).ravel()
+            d = reshape(dy, (-1,))
+            inside = ((rows >= 0) & (rows < g.H) & (cols >= 0) & (cols < g.W)).ravel()
+            if not inside.all():   # a window wholly in the padding (dilation): its δ is dropped, as PyTorch
+                d, flat = getitem(d, np.flatnonzero(inside)), flat[inside]
+            return (reshape(_scatter(d, flat, (int(np.prod(x_shape)),)), x_shape),)
         if "stages" in cache:
             return (_tiled_route(dy, *cache["stages"], g, x_shape),)
         return (_max_pool_route(dy, argmax_of(X), g, x_shape),)
@@ -422,6 +473,140 @@ def adaptive_avg_pool1d(input: Tensor, output_size: int) -> Tensor:
     x = as_tensor(input)
     y = adaptive_avg_pool2d(reshape(x, x.shape[:-1] + (1, x.shape[-1])), (1, output_size))
     return reshape(y, x.shape[:-1] + (y.shape[-1],))
+
+
+# ----------------------------------------------------------------------------- adaptive max pooling
+def _adaptive_windows(n: int, o: int) -> np.ndarray:
+    """(o, K) input positions of PyTorch's adaptive windows [⌊i·n/o⌋, ⌈(i + 1)·n/o⌉), K the largest window
+    size; a shorter window repeats its last position, which changes neither its maximum nor which input
+    element the first maximum or the last NaN is.  (spec: POOL-OUTSIZE)"""
+    i = np.arange(o)
+    a, b = (i * n) // o, -(-((i + 1) * n) // o)
+    return np.minimum(a[:, None] + np.arange(int((b - a).max())), b[:, None] - 1)
+
+
+def _adaptive_max_arrays(x: np.ndarray, ri: np.ndarray, ci: np.ndarray, need_arg: bool, nan_aware: bool):
+    """(maxima (N, C, oH, oW), input rows and columns of the arg-maxes, or None) over the windows ``ri`` × ``ci``.
+
+    Two separable ``_stage_max`` stages on gathered views (one per window position): the maxima of each
+    row's column window, then the first row-window entry holding the largest.  Row-major first occurrence
+    decomposes this way (and so does PyTorch's last NaN with ``nan_aware``), so the column is then found
+    only in the chosen row: the first position equal to the maximum (visited last to first), or its last
+    NaN — gathers of the output's size instead of tracking an arg-max over every input row."""
+    m, _ = _stage_max([x[..., ci[:, t]] for t in range(ci.shape[1])], False)
+    best, ar = _stage_max([m[:, :, ri[:, t], :] for t in range(ri.shape[1])], need_arg, nan_aware)
+    if not need_arg:
+        return best, None, None
+    N, C, oh, ow = best.shape
+    H, W = x.shape[2:]
+    rows = np.broadcast_to(ri[np.arange(oh)[:, None], 0 if ar is None else ar.astype(np.intp)], best.shape)
+    Kw = ci.shape[1]
+    pos = np.full(best.shape, Kw - 1, dtype=np.intp)
+    if Kw > 1:
+        xf = x.reshape(-1)
+        row_start = np.arange(N * C).reshape(N, C, 1, 1) * (H * W) + rows * W
+
+        def at(t):   # x at the chosen row and column-window position t: (N, C, oH, oW)
+            return xf[row_start + ci[:, t]]
+        for t in range(Kw - 2, -1, -1):
+            np.copyto(pos, t, where=at(t) == best)
+        if nan_aware:
+            for t in range(Kw):
+                np.copyto(pos, t, where=np.isnan(at(t)))
+    return best, rows, ci[np.arange(ow), pos]
+
+
+def _adaptive_output_size(output_size, n: int, who: str) -> tuple[int | None, ...]:
+    """Validate ``output_size``: an int or a length-``n`` tuple of ints (n = 2: None entries keep that input
+    size) → n entries."""
+    def bad(why: str) -> ValueError:
+        what = "a positive int or a tuple of 2 positive ints/None (None keeps that input size)" if n == 2 else \
+            "a positive int (or a 1-tuple)"
+        return ValueError(f"{who}: output_size must be {what}, got {output_size!r} ({why})")
+    if n == 1 and output_size is None:
+        raise bad("None")
+    sizes = (output_size,) * n if output_size is None or isinstance(output_size, (int, np.integer)) else output_size
+    try:
+        sizes = tuple(sizes)
+    except TypeError:
+        raise bad("not an int or a tuple") from None
+    if len(sizes) != n:
+        raise bad(f"{len(sizes)} entries")
+    for o in sizes:
+        if (o is None and n == 1) or (o is not None and (isinstance(o, bool) or not isinstance(o, (int, np.integer)))):
+            raise bad(f"entry {o!r} is not an int")
+        if o is not None and o < 1:
+            raise bad(f"entry {o} < 1")
+    return sizes
+
+
+def adaptive_max_pool2d(input: Tensor, output_size: int | tuple | None,
+                        return_indices: bool = False) -> Tensor | tuple[Tensor, Tensor]:
+    """Max over PyTorch's adaptive windows, ``torch.nn.functional.adaptive_max_pool2d`` semantics::
+
+        O[n,c,i,j] = max_{h ∈ [⌊i·H/oH⌋, ⌈(i+1)·H/oH⌉), w ∈ [⌊j·W/oW⌋, ⌈(j+1)·W/oW⌉)} X[n,c,h,w]
+
+    on (N, C, H, W) or (C, H, W); ``output_size`` an int, a pair, None entries keep that axis.  The
+    gradient goes wholly to the arg-max of each window (overlapping windows add): the first maximum in
+    row-major window order, or the last NaN (a NaN is the maximum), as PyTorch's CPU kernel.  With
+    ``return_indices`` also returns the flat arg-max index h·W + w per plane (int64).
+    Divisible sizes are max_pool2d with kernel = stride = (H/oH, W/oW); otherwise two separable stages on
+    gathered windows: the row maxima over each column window, then the maximum over each row window.
+    (spec: CNN-MAXPOOL, POOL-OUTSIZE)"""
+    x = as_tensor(input)
+    if x.ndim not in (3, 4):
+        raise ValueError(f"adaptive_max_pool2d: expected input of shape (N, C, H, W) or (C, H, W), got {x.shape}; "
+                         "add or remove the batch axis")
+    H, W = x.shape[-2:]
+    if H < 1 or W < 1:
+        raise ValueError(f"adaptive_max_pool2d: the spatial size must be >= 1, got {(H, W)}")
+    oh, ow = _adaptive_output_size(output_size, 2, "adaptive_max_pool2d")
+    oh, ow = H if oh is None else int(oh), W if ow is None else int(ow)
+    if x.ndim == 3:
+        r = adaptive_max_pool2d(reshape(x, (1,) + x.shape), (oh, ow), return_indices)
+        if return_indices:
+            return reshape(r[0], r[0].shape[1:]), Tensor._wrap(r[1].data[0])
+        return reshape(r, r.shape[1:])
+    if H % oh == 0 and W % ow == 0:   # non-overlapping windows of one size: the max-pool paths
+        return max_pool2d(x, (H // oh, W // ow), return_indices=return_indices)
+    N, C = x.shape[:2]
+    ci, ri = _adaptive_windows(W, ow), _adaptive_windows(H, oh)
+    need = return_indices or (x.requires_grad and is_grad_enabled())
+    best, rows, cols = _adaptive_max_arrays(x.data, ri, ci, need, False)
+    if not need:   # values only (np.maximum propagates NaN)
+        return _make(best, (x,), None)
+    if np.isnan(_quiet_sum(best)):   # NaN (or ±inf that cancel): redo with PyTorch's NaN arg-max rule
+        best, rows, cols = _adaptive_max_arrays(x.data, ri, ci, True, True)
+    flat = rows * W + cols
+    base = np.arange(N * C).reshape(N, C, 1, 1) * (H * W)
+    scatter_idx = (flat + base).ravel()
+    size = N * C * H * W
+
+    def vjp(dy, out, X):   # δ to the arg-max, overlaps add (a scatter-add: exact for infinite δ too)
+        return (_scatter(dy.reshape(-1), scatter_idx, (size,)).reshape(x.shape),)
+
+    out = _make(best, (x,), vjp)
+    if return_indices:
+        return out, Tensor._wrap(flat.astype(np.int64))
+    return out
+
+
+def adaptive_max_pool1d(input: Tensor, output_size: int | tuple,
+                        return_indices: bool = False) -> Tensor | tuple[Tensor, Tensor]:
+    """Adaptive max pooling of (N, C, L) or (C, L) to ``output_size`` values: O[.., i] = max over
+    [⌊i·L/o⌋, ⌈(i+1)·L/o⌉); arg-max, ties and NaN as ``adaptive_max_pool2d``; indices are positions in L.
+    (spec: CNN-MAXPOOL, POOL-OUTSIZE)"""
+    x = as_tensor(input)
+    if x.ndim not in (2, 3):
+        raise ValueError(f"adaptive_max_pool1d: expected input of shape (N, C, L) or (C, L), got {x.shape}; "
+                         "add or remove the batch axis")
+    (o,) = _adaptive_output_size(output_size, 1, "adaptive_max_pool1d")
+    r = adaptive_max_pool2d(reshape(x, x.shape[:-1] + (1, x.shape[-1])), (1, o), return_indices)
+    y = r[0] if return_indices else r
+    y = reshape(y, x.shape[:-1] + (y.shape[-1],))
+    if return_indices:
+        return y, Tensor._wrap(r[1].data[..., 0, :])
+    return y
 
 
 def global_avg_pool2d(input: Tensor, keepdim: bool = False) -> Tensor:
