@@ -87,7 +87,7 @@ def _exp_branch(x, c: float, k: float):
 
 # ------------------------------------------------------------------ sigmoid family
 def _sigmoid_vjp(g, out, a):
-    if is_t(g):
+    if is_t(g) or np.ndim(out) == 0:
         return (g * out * (1 - out),)
     r = np.subtract(1, out)     # arrays: one temporary instead of three (large maps pay page faults)
     r *= out
@@ -103,7 +103,7 @@ def sigmoid(a) -> Tensor:
 
 
 def _tanh_vjp(g, out, a):
-    if is_t(g):
+    if is_t(g) or np.ndim(out) == 0:
         return (g * (1 - out * out),)
     r = np.multiply(out, out)   # arrays: the same three operations on one temporary
     np.subtract(1, r, out=r)
