@@ -77,7 +77,7 @@ from .stochastic import StochasticBinary, Threshold, bernoulli, reinforce_surrog
 __all__ = [
     "snn",
     "AlphaDropout", "CELU", "GRU", "GRUCell", "Hardsigmoid", "Hardswish", "Hardtanh", "LSTM", "LSTMCell", "LayerNorm", "LogSigmoid", "Mish", "PReLU", "PackedSequence", "RNN", "RNNCell", "ReLU6", "SecondOrderLinear", "Softsign", "StochasticBinary", "Swish", "Threshold", "bernoulli", "pack_padded_sequence", "pack_sequence", "pad_packed_sequence", "pad_sequence", "reinforce_surrogate", "remove_weight_norm", "stochastic_binary", "weight_norm",
-    "Conv1d", "Conv2d", "ConvTranspose1d", "ConvTranspose2d", "ConvBlock", "MaxPool1d", "MaxPool2d", "AvgPool1d", "AvgPool2d", "AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "GlobalAvgPool2d", "BatchNorm1d", "BatchNorm2d",
+    "Conv1d", "Conv2d", "ConvTranspose1d", "ConvTranspose2d", "ConvBlock", "MaxPool1d", "MaxPool2d", "AvgPool1d", "AvgPool2d", "AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AdaptiveMaxPool1d", "AdaptiveMaxPool2d", "GlobalAvgPool2d", "BatchNorm1d", "BatchNorm2d",
     "mc_predict",
     "functional", "init", "ELU", "GELU", "SELU", "LeakyReLU", "LogSoftmax", "ReLU", "Sigmoid", "Sign", "SiLU",
     "Softmax", "Softplus", "Step", "Tanh", "get_activation", "Dropout", "Flatten", "Identity", "Linear",

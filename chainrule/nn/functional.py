@@ -28,6 +28,8 @@ from ..ops.conv import conv1d, conv2d, conv_transpose1d, conv_transpose2d  # noq
 from ..ops.pool import (  # noqa: F401
     adaptive_avg_pool1d,
     adaptive_avg_pool2d,
+    adaptive_max_pool1d,
+    adaptive_max_pool2d,
     avg_pool1d,
     avg_pool2d,
     max_pool1d,

@@ -90,7 +90,7 @@ from .shape import (
 
 __all__ = [
     "celu", "hardsigmoid", "hardswish", "hardtanh", "log_sigmoid", "logsigmoid", "mish", "prelu", "relu6", "softsign", "swish",
-    "conv1d", "conv2d", "conv_transpose1d", "conv_transpose2d", "max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d", "adaptive_avg_pool1d", "adaptive_avg_pool2d", "global_avg_pool2d",
+    "conv1d", "conv2d", "conv_transpose1d", "conv_transpose2d", "max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d", "adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_max_pool1d", "adaptive_max_pool2d", "global_avg_pool2d",
     "abs", "add", "argmax", "argmin", "broadcast_to", "cast", "cat", "chunk", "clamp", "clip", "clone",
     "concatenate", "cos", "div", "dot", "elu", "erf", "exp", "expand", "expm1", "flatten", "gelu",
     "getitem", "leaky_relu", "linear", "log", "log1p", "log_softmax", "logsumexp", "matmul", "max",
