@@ -282,7 +282,7 @@ def max_pool2d(input: Tensor, kernel_size: int | tuple, stride: int | tuple | No
     x_shape = x.shape
     cache: dict = {}
     if g.tiled and g.kh * g.kw > 1:
-        need = x.requires_grad or return_indices
+        need = return_indices or (x.requires_grad and is_grad_enabled())
         best, ac, ar = _tiled_max(x.data, g, need)
         if need and np.isnan(_quiet_sum(best)):   # NaN (or ±inf that cancel): redo with PyTorch's NaN arg-max rule
             best, ac, ar = _tiled_max(x.data, g, True, nan_aware=True)
