@@ -12,8 +12,13 @@ Run: python examples/sequence/digit_sequences.py [--quick]
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # examples/: _shared.py
+
 import numpy as np
-from _common import parse_args, save, smooth
+from _shared import parse_args, save, smooth
 from tqdm import tqdm
 
 import chainrule as cr
@@ -56,7 +61,7 @@ def accuracy(rnn, head, X, y, bs=1000):
 
 
 def main(argv=None) -> dict:
-    args = parse_args(__doc__, "sequence", argv)
+    args = parse_args(__doc__, argv, script=__file__, seed=True)
     import matplotlib.pyplot as plt
     X, y, Xt, yt, src = load(args.quick)
     T, n, Fdim = X.shape
@@ -109,7 +114,7 @@ def main(argv=None) -> dict:
     ax[1].set(ylabel="test error", title=f"after {epochs} epoch(s) of {n} sequences")
     for i, k in enumerate(names):
         ax[1].text(i, 1 - res[k]["test_accuracy"], f"{1 - res[k]['test_accuracy']:.3f}", ha="center", va="bottom")
-    return save(args, "digit_sequences", "examples/sequence/digit_sequences.py", fig,
+    return save(args, "digit_sequences", fig,
                 {"data": src, "T": T, "train_sequences": n, "test_sequences": Xt.shape[1], "epochs": epochs,
                  "hidden": H, "batch": bs, "optimizer": "Adam 1e-3, clip_grad_norm 1.0", "results": res,
                  **{f"{k}_test_accuracy": v["test_accuracy"] for k, v in res.items()}})

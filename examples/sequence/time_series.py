@@ -15,8 +15,13 @@ Run: python examples/sequence/time_series.py [--quick]
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # examples/: _shared.py
+
 import numpy as np
-from _common import parse_args, save
+from _shared import parse_args, save
 from tqdm import tqdm
 
 import chainrule as cr
@@ -39,7 +44,7 @@ def mackey_glass(n: int, tau: int = 17, beta: float = 0.2, gamma: float = 0.1, p
 
 
 def main(argv=None) -> dict:
-    args = parse_args(__doc__, "sequence", argv)
+    args = parse_args(__doc__, argv, script=__file__, seed=True)
     import matplotlib.pyplot as plt
     n_train, n_test = (2000, 600) if args.quick else (8000, 2000)
     series = mackey_glass(n_train + n_test + 1, seed=args.seed)
@@ -99,7 +104,7 @@ def main(argv=None) -> dict:
     for i, v in enumerate(vals):
         ax[2].text(i, v, f"{v:.3f}", ha="center", va="bottom")
     fig.tight_layout()
-    return save(args, "time_series", "examples/sequence/time_series.py", fig,
+    return save(args, "time_series", fig,
                 {"series": "Mackey-Glass tau=17, standardized", "train_steps": S * L, "parallel_streams": S,
                  "test_steps": n_test, "epochs": epochs, "k1": k1, "k2": k2, "hidden": 32,
                  "optimizer": "Adam 3e-3, clip_grad_norm 1.0", "persistence_mse": persistence, "results": res,

@@ -17,8 +17,13 @@ Run: python examples/sequence/vanishing_gradient.py [--quick]
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # examples/: _shared.py
+
 import numpy as np
-from _common import parse_args, save
+from _shared import parse_args, save
 from tqdm import tqdm
 
 import chainrule as cr
@@ -58,7 +63,7 @@ def spec_demos() -> dict:
 
 
 def main(argv=None) -> dict:
-    args = parse_args(__doc__, "sequence", argv)
+    args = parse_args(__doc__, argv, script=__file__, seed=True)
     import matplotlib.pyplot as plt
     lengths = [5, 10, 20, 50] if args.quick else [5, 10, 20, 35, 50, 75, 100, 150, 200]
     seeds = range(2) if args.quick else range(5)
@@ -88,7 +93,7 @@ def main(argv=None) -> dict:
            title="gradient reaching the first input, at initialisation (hidden 64)")
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3, which="both")
-    return save(args, "vanishing_gradient", "examples/sequence/vanishing_gradient.py", fig,
+    return save(args, "vanishing_gradient", fig,
                 {"lengths": lengths, "hidden": H, "seeds": len(list(seeds)), "grad_norm_first_input": norms,
                  "geometric_rates": rates, "spec_demos": demos,
                  **{f"{k}: decay/step": r["decay_per_step"] for k, r in rates.items()}})

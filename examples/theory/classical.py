@@ -10,10 +10,14 @@ Run: python examples/theory/classical.py [--quick]
 
 from __future__ import annotations
 
+import sys
 import warnings
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # examples/: _shared.py
 
 import numpy as np
-from _common import parse_args, save
+from _shared import parse_args, save
 from tqdm import trange
 
 from chainrule.classic import (
@@ -41,7 +45,7 @@ def margin_data(seed, n=80, d=4, gamma0=0.1):
 
 
 def main(argv=None) -> dict:
-    args = parse_args(__doc__, argv)
+    args = parse_args(__doc__, argv, script=__file__)
     import matplotlib.pyplot as plt
 
     AND_X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], float)
@@ -105,7 +109,7 @@ def main(argv=None) -> dict:
         float(np.mean(ratios)), "logreg_optimum_b_w": w_star, "logreg_irls_iterations": irls.n_iter_,
         "logreg_gd_iterations": gd_full.n_iter_, "logreg_sum_nll": irls.nll_history_[-1],
         "xor_least_squares_predictions": ls_pred, "xor_pocket_accuracy": pk.score(Xx, yx),
-        "xor_tanh_2_4_1_solved": f"{solved}/{n_seeds}", "digits_softmax_regression": digits})
+        "xor_tanh_2_4_1_solved": f"{solved}/{n_seeds}", "digits_softmax_regression": digits}, seconds_digits=2)
 
 
 if __name__ == "__main__":

@@ -7,8 +7,13 @@ Run: python examples/theory/curse_dim.py [--quick]
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # examples/: _shared.py
+
 import numpy as np
-from _common import parse_args, save
+from _shared import parse_args, save
 
 from chainrule.theory import (
     gaussian_radius_logpdf,
@@ -20,7 +25,7 @@ from chainrule.theory import (
 
 
 def main(argv=None) -> dict:
-    args = parse_args(__doc__, argv)
+    args = parse_args(__doc__, argv, script=__file__)
     import matplotlib.pyplot as plt
 
     n = 5000 if args.quick else 20000
@@ -53,7 +58,7 @@ def main(argv=None) -> dict:
         "coefficient_counts": coef, "log_p_drop_at_mode_D1000": curv,
         "spec_check": bool(np.all(np.abs(st["mean_r_over_sqrtD"][np.array(dims) >= 100] - 1) < 0.01)
                            and np.all((st["std_r"][np.array(dims) >= 10] >= 0.65)
-                                      & (st["std_r"][np.array(dims) >= 10] <= 0.75)))})
+                                      & (st["std_r"][np.array(dims) >= 10] <= 0.75)))}, seconds_digits=2)
 
 
 if __name__ == "__main__":

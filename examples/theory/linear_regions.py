@@ -8,8 +8,13 @@ Run: python examples/theory/linear_regions.py [--quick]
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # examples/: _shared.py
+
 import numpy as np
-from _common import parse_args, save
+from _shared import parse_args, save
 from tqdm import tqdm
 
 import chainrule as cr
@@ -34,7 +39,7 @@ def mlp(sizes, seed):
 
 
 def main(argv=None) -> dict:
-    args = parse_args(__doc__, argv)
+    args = parse_args(__doc__, argv, script=__file__)
     import matplotlib.pyplot as plt
 
     n_nets = 40 if args.quick else 200
@@ -104,7 +109,7 @@ def main(argv=None) -> dict:
         "mlp_2_8_1_regions": n_regions, "all_within_bounds": bool(
             all(m <= b for m, b in zip(shallow1["max"], shallow1["bound"]))
             and all(m <= b for m, b in zip(deep1["max"], deep1["bound"]))
-            and all(m <= b for m, b in zip(two_d["max"], two_d["bound"])))})
+            and all(m <= b for m, b in zip(two_d["max"], two_d["bound"])))}, seconds_digits=2)
 
 
 if __name__ == "__main__":

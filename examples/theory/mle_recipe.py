@@ -9,8 +9,13 @@ Run: python examples/theory/mle_recipe.py [--quick]
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # examples/: _shared.py
+
 import numpy as np
-from _common import parse_args, save
+from _shared import parse_args, save
 from tqdm import tqdm
 
 from chainrule.theory import fit_constant, fit_glm, sample_glm
@@ -24,7 +29,7 @@ CASES = {
 
 
 def main(argv=None) -> dict:
-    args = parse_args(__doc__, argv)
+    args = parse_args(__doc__, argv, script=__file__)
     import matplotlib.pyplot as plt
 
     n = 2000 if args.quick else 20000
@@ -68,7 +73,8 @@ def main(argv=None) -> dict:
     ax[1].set(title="recovered weights (categorical: rows minus class 0)")
     ax[1].legend(fontsize=8)
     return save(args, "mle_recipe", fig, {"n_samples": n, "families": out, "constant_models_fit_vs_closed_form": const,
-                                         "max_weight_error": max(r["max_abs_error"] for r in out.values())})
+                                         "max_weight_error": max(r["max_abs_error"] for r in out.values())},
+                seconds_digits=2)
 
 
 if __name__ == "__main__":

@@ -11,10 +11,14 @@ Run: python examples/theory/model_selection.py [--quick]
 
 from __future__ import annotations
 
+import sys
 import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # examples/: _shared.py
 
 import numpy as np
-from _common import parse_args, save
+from _shared import parse_args, save
 from tqdm import trange
 
 from chainrule import nn
@@ -36,7 +40,7 @@ def digits_mlp(hidden: int = 32):
 
 
 def main(argv=None) -> dict:
-    args = parse_args(__doc__, argv)
+    args = parse_args(__doc__, argv, script=__file__)
     import matplotlib.pyplot as plt
 
     rng = np.random.default_rng(0)
@@ -104,7 +108,7 @@ def main(argv=None) -> dict:
         "nested_cv": nested, "last_search_table": table,
         "digits_mlp_cv_accuracy": {"mean": seq.mean(), "std": seq.std(), "pooled": seq.pooled_mean()},
         "cv_joblib_equals_sequential": bool(np.allclose(seq.scores, par.scores)),
-        "cv_seconds_sequential": t_seq, "cv_seconds_joblib_2_procs": t_par})
+        "cv_seconds_sequential": t_seq, "cv_seconds_joblib_2_procs": t_par}, seconds_digits=2)
 
 
 if __name__ == "__main__":

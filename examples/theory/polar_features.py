@@ -7,8 +7,13 @@ Run: python examples/theory/polar_features.py [--quick]
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # examples/: _shared.py
+
 import numpy as np
-from _common import parse_args, save
+from _shared import parse_args, save
 from tqdm import trange
 
 import chainrule as cr
@@ -33,7 +38,7 @@ def train_mlp(X, y, steps, seed=0):
 
 
 def main(argv=None) -> dict:
-    args = parse_args(__doc__, argv)
+    args = parse_args(__doc__, argv, script=__file__)
     import matplotlib.pyplot as plt
 
     X, y = make_rings(500, radii=(1.0, 2.0), noise=0.1, seed=0)
@@ -61,7 +66,7 @@ def main(argv=None) -> dict:
     return save(args, "polar_features", fig, {
         "accuracy_train_test": acc,
         "spec_check": bool(acc["logistic_raw"][0] < 0.70 and acc["logistic_polar"][0] >= 0.99
-                           and acc["mlp_2_16_1_raw"][0] >= 0.99)})
+                           and acc["mlp_2_16_1_raw"][0] >= 0.99)}, seconds_digits=2)
 
 
 if __name__ == "__main__":

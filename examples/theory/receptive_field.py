@@ -8,8 +8,13 @@ Run: python examples/theory/receptive_field.py [--quick]
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # examples/: _shared.py
+
 import numpy as np
-from _common import parse_args, save
+from _shared import parse_args, save
 
 from chainrule import nn
 from chainrule.theory import measure_receptive_field, receptive_field
@@ -41,7 +46,7 @@ def build(spec):
 
 
 def main(argv=None) -> dict:
-    args = parse_args(__doc__, argv)
+    args = parse_args(__doc__, argv, script=__file__)
     import matplotlib.pyplot as plt
 
     stacks = dict(list(STACKS.items())[:3]) if args.quick else STACKS
@@ -62,7 +67,8 @@ def main(argv=None) -> dict:
         a.set_title(f"{name}\nr = {r['r_per_layer'][-1]}, measured {r['measured']}", fontsize=8)
         a.set_xticks([])
         a.set_yticks([])
-    return save(args, "receptive_field", fig, {"stacks": rows, "all_match": all(x["match"] for x in rows)})
+    return save(args, "receptive_field", fig, {"stacks": rows, "all_match": all(x["match"] for x in rows)},
+                seconds_digits=2)
 
 
 if __name__ == "__main__":

@@ -5,8 +5,13 @@ Run: python examples/theory/shallow_params.py [--quick]
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # examples/: _shared.py
+
 import numpy as np
-from _common import parse_args, save
+from _shared import parse_args, save
 
 import chainrule as cr
 from chainrule import nn
@@ -15,7 +20,7 @@ from chainrule.theory import collapse_linear, count_linear_regions, count_params
 
 
 def main(argv=None) -> dict:
-    args = parse_args(__doc__, argv)
+    args = parse_args(__doc__, argv, script=__file__)
     import matplotlib.pyplot as plt
 
     counts = {f"MLP({a},{d},{o})": {"formula D(D_i+1)+D_o(D+1)": shallow_param_count(a, d, o),
@@ -47,7 +52,8 @@ def main(argv=None) -> dict:
     ax[1].set(yscale="log", title=f"singular values of W₂W₁ for Linear(2,5)∘Linear(5,2): rank {rank}",
               xlabel="index")
     return save(args, "shallow_params", fig, {"parameter_counts": counts, "collapsed_rank": rank,
-                                              "singular_values": sv, "joints": joints, "pieces": pieces})
+                                              "singular_values": sv, "joints": joints, "pieces": pieces},
+                seconds_digits=2)
 
 
 if __name__ == "__main__":

@@ -8,8 +8,13 @@ Run: python examples/theory/uat.py [--quick]
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # examples/: _shared.py
+
 import numpy as np
-from _common import log2_ticks, parse_args, save
+from _shared import log2_ticks, parse_args, save
 from tqdm import tqdm
 
 import chainrule as cr
@@ -27,7 +32,7 @@ def f(x):
 
 
 def main(argv=None) -> dict:
-    args = parse_args(__doc__, argv)
+    args = parse_args(__doc__, argv, script=__file__)
     import matplotlib.pyplot as plt
 
     ns = [5, 10, 20, 40] if args.quick else [5, 10, 20, 40, 80, 160, 320]
@@ -87,7 +92,7 @@ def main(argv=None) -> dict:
         "constructive": cons, "constructive_within_bounds": within,
         "constructive_n10": {k: cons[k][ns.index(10)] for k in ("heaviside", "sigmoid", "relu")},
         "derivative_trick_max_error": deriv_err, "trained": trained,
-        "trained_spec_check_mse8<mse2_and_mse32<mse2/10": spec_check})
+        "trained_spec_check_mse8<mse2_and_mse32<mse2/10": spec_check}, seconds_digits=2)
 
 
 if __name__ == "__main__":

@@ -17,8 +17,13 @@ Run: python examples/unsupervised/autoencoder_mnist.py [--quick]
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # examples/: _shared.py
+
 import numpy as np
-from _common import parse_args, save
+from _shared import parse_args, save, save_fig, tile_images
 
 import chainrule as cr
 from chainrule.models import AutoEncoder, DenoisingAutoEncoder
@@ -40,22 +45,12 @@ def pca(X, k):
     return mu, Vt[:k]
 
 
-def tile_rows(rows, side=28, pad=1):
-    R, C = len(rows), len(rows[0])
-    out = np.ones((R * (side + pad), C * (side + pad)))
-    for r, row in enumerate(rows):
-        for c, im in enumerate(row):
-            r0, c0 = r * (side + pad), c * (side + pad)
-            out[r0:r0 + side, c0:c0 + side] = im.reshape(side, side)
-    return out
-
-
 def mse(a, b):
     return float(np.mean((a - b) ** 2))
 
 
 def main(argv=None) -> dict:
-    args = parse_args(__doc__, "unsupervised", argv)
+    args = parse_args(__doc__, argv, script=__file__, seed=True)
     import matplotlib.pyplot as plt
     X, y, Xt, yt = load(args.quick)
     ep = 1 if args.quick else 10
@@ -82,15 +77,14 @@ def main(argv=None) -> dict:
     idx = [int(np.flatnonzero(yt == d)[0]) for d in range(10)]
     rows = [Xt[idx], rec_pca[idx], nets["pretrained"].reconstruct(Xt[idx]), nets["random_init"].reconstruct(Xt[idx])]
     fig, ax = plt.subplots(figsize=(10, 4.6))
-    ax.imshow(tile_rows([np.clip(r, 0, 1) for r in rows]), cmap="gray")
+    ax.imshow(tile_images(np.concatenate([np.clip(r, 0, 1) for r in rows]), 28, len(rows), 10), cmap="gray")
     ax.set_yticks([(i + 0.5) * 29 for i in range(4)])
     ax.set_yticklabels(["test digit", f"PCA-30 ({out['pca30_test_mse']:.4f})",
                         f"deep AE, RBM-pretrained ({out['deep_ae_pretrained_test_mse']:.4f})",
                         f"deep AE, random init ({out['deep_ae_random_init_test_mse']:.4f})"])
     ax.set_xticks([])
     ax.set_title("784-1000-500-250-30 autoencoder vs PCA (test MSE per pixel)")
-    fig.savefig(args.out / "autoencoder_reconstructions.png", dpi=110, bbox_inches="tight")
-    plt.close(fig)
+    save_fig(args, "autoencoder_reconstructions", fig)
 
     # 2. 2-D codes
     ae2 = AutoEncoder([784, 512, 128, 2], activation="relu", output_activation="sigmoid",
@@ -107,8 +101,7 @@ def main(argv=None) -> dict:
         sc = a.scatter(C[:5000, 0], C[:5000, 1], c=yt[:5000], cmap="tab10", s=3, alpha=0.7)
         a.set_title(title)
     fig.colorbar(sc, ax=ax, ticks=range(10), label="digit")
-    fig.savefig(args.out / "autoencoder_codes2d.png", dpi=110, bbox_inches="tight")
-    plt.close(fig)
+    save_fig(args, "autoencoder_codes2d", fig)
 
     # 3. denoising
     p = 0.4
@@ -127,21 +120,14 @@ def main(argv=None) -> dict:
     out["plain_ae_mse_on_clean"] = mse(plain.reconstruct(Xt), Xt)
     rows = [Xt[idx], Xc[idx], dae.reconstruct(Xc[idx]), plain.reconstruct(Xc[idx])]
     fig, ax = plt.subplots(figsize=(10, 4.6))
-    ax.imshow(tile_rows(rows), cmap="gray")
+    ax.imshow(tile_images(np.concatenate(rows), 28, len(rows), 10), cmap="gray")
     ax.set_yticks([(i + 0.5) * 29 for i in range(4)])
     ax.set_yticklabels(["clean", f"{int(p * 100)}% pixels masked ({out['masked_input_mse']:.4f})",
                         f"denoising AE ({out['denoising_ae_mse_on_masked']:.4f})",
                         f"plain AE ({out['plain_ae_mse_on_masked']:.4f})"])
     ax.set_xticks([])
     ax.set_title("784-256-64 autoencoders on masked test digits (MSE to the clean digit)")
-    return save(args, "autoencoder_denoising", "examples/unsupervised/autoencoder_mnist.py", fig, out) and \
-        _rename(args, out)
-
-
-def _rename(args, out):
-    import os
-    os.replace(args.out / "autoencoder_denoising.json", args.out / "autoencoder_mnist.json")
-    return out
+    return save(args, "autoencoder_denoising", fig, out, json_name="autoencoder_mnist")
 
 
 if __name__ == "__main__":

@@ -13,8 +13,13 @@ Run: python examples/unsupervised/rbm_mnist.py [--quick]
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # examples/: _shared.py
+
 import numpy as np
-from _common import parse_args, plain, save
+from _shared import parse_args, plain, save, save_fig, tile_images
 from tqdm import tqdm
 
 import chainrule as cr
@@ -66,16 +71,8 @@ def softmax_probe(Ftr, y, Fte, yt, epochs: int, seed: int) -> float:
         return float((lin(cr.Tensor(Fte)).data.argmax(1) == yt).mean())
 
 
-def tile(imgs, side, rows, cols, pad=1):
-    out = np.ones((rows * (side + pad), cols * (side + pad)))
-    for k, im in enumerate(imgs[:rows * cols]):
-        r, c = divmod(k, cols)
-        out[r * (side + pad):r * (side + pad) + side, c * (side + pad):c * (side + pad) + side] = im.reshape(side, side)
-    return out
-
-
 def main(argv=None) -> dict:
-    args = parse_args(__doc__, "unsupervised", argv)
+    args = parse_args(__doc__, argv, script=__file__, seed=True)
     import matplotlib.pyplot as plt
     X, y, Xt, yt, src, side = load(args.quick)
     epochs = 2 if args.quick else 10
@@ -102,11 +99,10 @@ def main(argv=None) -> dict:
     fig = plt.figure(figsize=(8, 8))
     k = int(np.sqrt(H))
     lim = np.percentile(np.abs(W), 99)
-    plt.imshow(tile(np.clip(W / lim, -1, 1), side, k, k), cmap="gray", vmin=-1, vmax=1)
+    plt.imshow(tile_images(np.clip(W / lim, -1, 1), side, k, k), cmap="gray", vmin=-1, vmax=1)
     plt.axis("off")
     plt.title(f"{H} RBM filters (rows of W) after {epochs} epochs of CD-1 on {src}")
-    fig.savefig(args.out / "rbm_filters.png", dpi=110, bbox_inches="tight")
-    plt.close(fig)
+    save_fig(args, "rbm_filters", fig)
     # Gibbs samples: chains from test digits and from noise, for both training methods
     snaps = [1, 10, 100, 1000] if not args.quick else [1, 10, 100]
     fig, axes = plt.subplots(2, 1, figsize=(10, 2.1 * (len(snaps) + 2) * 0.95))
@@ -121,14 +117,13 @@ def main(argv=None) -> dict:
             done = sstep
             rows.append(model.visible_probs(model._sample_h(model.hidden_probs(V), g)))
         rows.append(model.sample(10, n_steps=snaps[-1], generator=g))
-        ax.imshow(tile(np.concatenate(rows), side, len(rows), 10), cmap="gray")
+        ax.imshow(tile_images(np.concatenate(rows), side, len(rows), 10), cmap="gray")
         ax.set_yticks([(i + 0.5) * (side + 1) for i in range(len(rows))])
         ax.set_yticklabels(["test digit"] + [f"Gibbs step {s_}" for s_ in snaps] + [f"from noise, {snaps[-1]} steps"])
         ax.set_xticks([])
         ax.set_title(f"{mode} model: P(v | h) along Gibbs chains")
     fig.tight_layout()
-    fig.savefig(args.out / "rbm_samples.png", dpi=110, bbox_inches="tight")
-    plt.close(fig)
+    save_fig(args, "rbm_samples", fig)
     # classification probe
     pe = 3 if args.quick else 10
     acc_rbm = softmax_probe(rbm.transform(X), y, rbm.transform(Xt), yt, pe, args.seed)
@@ -153,14 +148,7 @@ def main(argv=None) -> dict:
                "CD-1_pseudo_ll_test": hist["CD-1"][-1]["pseudo_ll_test"],
                "PCD-1_pseudo_ll_test": hist["PCD-1"][-1]["pseudo_ll_test"],
                "figures": ["rbm_filters.png", "rbm_samples.png", "rbm_curves.png"]}
-    return save(args, "rbm_curves", "examples/unsupervised/rbm_mnist.py", fig, numbers) and \
-        _rename(args, numbers)
-
-
-def _rename(args, numbers):
-    import os
-    os.replace(args.out / "rbm_curves.json", args.out / "rbm_mnist.json")
-    return numbers
+    return save(args, "rbm_curves", fig, numbers, json_name="rbm_mnist")
 
 
 if __name__ == "__main__":
