@@ -19,10 +19,15 @@ NORM-WEIGHTNORM, ACT-SELU, NORM-SNN-MAP, NORM-BATCHNORM, THEORY-VANISHING-GRADIE
 
 from __future__ import annotations
 
+import sys
 import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # examples/: _shared.py
 
 import numpy as np
-from _common import mnist_arrays, parse_args, save_fig, save_json
+from _shared import parse_args, save_fig, save_json
+from init_norm_common import QUICK_OUT, mnist_arrays
 from tqdm import tqdm
 
 import chainrule as cr
@@ -98,7 +103,7 @@ def main(argv=None):
         p.add_argument("--depth", type=int, default=16)
         p.add_argument("--width", type=int, default=128)
         p.add_argument("--lr", type=float, default=0.01)
-    args = parse_args(__doc__.splitlines()[0], argv, extra)
+    args = parse_args(__doc__.splitlines()[0], argv, script=__file__, quick_out=QUICK_OUT, extra=extra)
     import matplotlib.pyplot as plt
 
     if args.quick:
@@ -170,7 +175,7 @@ def main(argv=None):
     save_fig(args, "mnist_deep", fig)
     numbers = {"data": dname, "n_train": len(Xtr), "n_test": len(Xte), "depth": args.depth, "width": args.width,
                "epochs": args.epochs, "lr": args.lr, "momentum": 0.9, "batch": bs, "results": results}
-    save_json(args, "mnist_deep", numbers, "mnist_deep.py")
+    save_json(args, "mnist_deep", numbers, indent=1, nonfinite_as_str=True)
     print(f"outputs in {args.out}  ({time.perf_counter() - args.t0:.0f} s)")
     return numbers
 

@@ -11,10 +11,15 @@ vs the moment map (spec: NORM-SNN-MAP, ACT-SELU) and the map's flow on the (μ, 
 
 from __future__ import annotations
 
+import sys
 import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # examples/: _shared.py
 
 import numpy as np
-from _common import parse_args, save_fig, save_json
+from _shared import parse_args, save_fig, save_json
+from init_norm_common import QUICK_OUT
 from tqdm import tqdm
 
 import chainrule as cr
@@ -63,7 +68,7 @@ def classify(st: dict, depth: int) -> str:
 
 
 def main(argv=None):
-    args = parse_args(__doc__.splitlines()[0], argv)
+    args = parse_args(__doc__.splitlines()[0], argv, script=__file__, quick_out=QUICK_OUT)
     import matplotlib.pyplot as plt
 
     depth, width, n = (10, 64, 128) if args.quick else (50, 256, 512)
@@ -169,7 +174,7 @@ def main(argv=None):
     numbers = {"depth": depth, "width": width, "n_inputs": n, "table": table, "mean_field": mf,
                "selu": snn_runs, "moment_map_jacobian": J, "moment_map_spectral_norm": float(np.linalg.norm(J, 2)),
                "selu_alpha_lambda_solved": snn.solve_alpha_lambda()}
-    save_json(args, "propagation", numbers, "propagation.py")
+    save_json(args, "propagation", numbers, indent=1, nonfinite_as_str=True)
     print(f"{'activation|init':28s} {'regime':38s} {'Var a^1':>9s} {'Var a^L':>9s} {'|d1|/|dL|':>9s}")
     for k, v in table.items():
         print(f"{k:28s} {v['regime']:38s} {v['act_var_first']:9.3g} {v['act_var_last']:9.3g} "

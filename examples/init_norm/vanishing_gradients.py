@@ -14,10 +14,15 @@
 
 from __future__ import annotations
 
+import sys
 import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # examples/: _shared.py
 
 import numpy as np
-from _common import mnist_arrays, parse_args, save_fig, save_json
+from _shared import parse_args, save_fig, save_json
+from init_norm_common import QUICK_OUT, mnist_arrays
 from scipy import special as sp
 from tqdm import tqdm
 
@@ -74,7 +79,7 @@ def forward_with_hooks(net: nn.Sequential, x, store: list):
 
 
 def main(argv=None):
-    args = parse_args(__doc__.splitlines()[0], argv)
+    args = parse_args(__doc__.splitlines()[0], argv, script=__file__, quick_out=QUICK_OUT)
     import matplotlib.pyplot as plt
 
     numbers = {}
@@ -177,7 +182,7 @@ def main(argv=None):
     ax.set_title("10 layers, width 64, orthogonal W: sigmoid ratios ≤ 0.25 per layer", fontsize=9)
     ax.legend(fontsize=7)
     save_fig(args, "vanishing_gradients", fig)
-    save_json(args, "vanishing_gradients", numbers, "vanishing_gradients.py")
+    save_json(args, "vanishing_gradients", numbers, indent=1, nonfinite_as_str=True)
     print("scalar chain:", numbers["scalar_chain"])
     print("‖∂C/∂b1‖/‖∂C/∂b4‖ at init, seeds 0-4:", np.round(numbers["nielsen_init_ratio_b1_over_b4"], 4))
     print("Nielsen net, per-epoch layer speeds (first, last):", np.round(speed[0], 4), np.round(speed[-1], 4),
