@@ -25,10 +25,15 @@ Writes docs/cnn/cam_mnist.json, cam_mnist_gap.png, cam_mnist_classmap.png, then 
 
 from __future__ import annotations
 
+import sys
 import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # examples/: _shared.py
 
 import numpy as np
-from _common import evaluate, load_images, parse_args, pct, save_json, train_epoch
+from _shared import parse_args, pct
+from cnn_common import cnn_options, evaluate, load_images, save_result, train_epoch
 
 import chainrule as cr
 from chainrule.cam import GAPCNN, class_activation_map, class_map, class_map_boxes, to_fully_convolutional
@@ -288,17 +293,17 @@ def part_classmap(args, Xtr, ytr, Xte, yte) -> tuple[dict, list]:
 
 def main(argv=None) -> dict:
     def extra(p):
+        cnn_options(p)
         p.add_argument("--canvas", type=int, default=56)
         p.add_argument("--gap-train", type=int, default=20_000)
         p.add_argument("--gap-epochs", type=int, default=2)
-    args = parse_args(__doc__.split("\n\n")[0], argv, extra)
+    args = parse_args(__doc__.split("\n\n")[0], argv, script=__file__, seed=True, extra=extra)
     Xtr, ytr, Xte, yte = load_images("mnist", args.data_dir)
     gap, s1 = part_gap(args, Xtr, ytr, Xte, yte)
     cmap, s2 = part_classmap(args, Xtr, ytr, Xte, yte)
-    res = {"gap": gap, "class_map": cmap,
-           "config": {k: v for k, v in vars(args).items() if k not in ("out", "t0", "suffix")}}
-    save_json(args, "cam_mnist", "cam_mnist.py", res, s1 + s2,
-              "Class activation maps and fully convolutional class maps (CAM-GAP, CAM-CLASS-MAP)")
+    res = {"gap": gap, "class_map": cmap}
+    save_result(args, "cam_mnist", res, s1 + s2,
+                "Class activation maps and fully convolutional class maps (CAM-GAP, CAM-CLASS-MAP)")
     return res
 
 

@@ -24,10 +24,15 @@ Writes docs/cnn/cnn_regression.json and cnn_regression.png, then regenerates res
 
 from __future__ import annotations
 
+import sys
 import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # examples/: _shared.py
 
 import numpy as np
-from _common import load_images, parse_args, predict, save_json, train_epoch
+from _shared import parse_args
+from cnn_common import cnn_options, load_images, predict, save_result, train_epoch
 
 import chainrule as cr
 from chainrule import nn
@@ -87,6 +92,7 @@ def main(argv=None) -> dict:
     tut = tutorial_regression()  # TUT-HPARAMS: ε 0.01, α 0.2, χ 10, n 100, momentum 0.9
 
     def extra(p):
+        cnn_options(p)
         p.add_argument("--n", type=int, default=10_000, help="MNIST training images used for CV")
         p.add_argument("--folds", type=int, default=5)
         p.add_argument("--epochs", type=int, default=tut.epochs)
@@ -97,7 +103,7 @@ def main(argv=None) -> dict:
         p.add_argument("--drop-frac", type=float, default=0.7, help="lr × 0.1 after this fraction of the epochs")
         p.add_argument("--channels", type=int, nargs=2, default=[16, 32])
         p.add_argument("--hidden", type=int, default=128, help="dense ReLU layer before the BatchNorm (0: none)")
-    args = parse_args(__doc__.split("\n\n")[0], argv, extra)
+    args = parse_args(__doc__.split("\n\n")[0], argv, script=__file__, seed=True, extra=extra)
     if args.quick:
         args.n, args.folds, args.epochs = 1500, 3, 2
     Xall, yall, Xte, yte = load_images("mnist", args.data_dir)
@@ -181,10 +187,9 @@ def main(argv=None) -> dict:
                 ["time", f"CV {cv_s:.0f} s, total {total_s:.0f} s"]]
     res = {"cv": {str(w): {k: v for k, v in d.items() if k != "oof"} for w, d in cv.items()}, "best_decay": best,
            "test": test, "test_mean_baseline": test_base, "refit_curve": final_curve, "cv_seconds": cv_s,
-           "total_seconds": total_s,
-           "config": {k: v for k, v in vars(args).items() if k not in ("out", "t0", "suffix")}}
-    save_json(args, "cnn_regression", "cnn_regression.py", res, summary,
-              "CNN regression with k-fold CV (CNN-REGRESSION-PIPELINE)")
+           "total_seconds": total_s}
+    save_result(args, "cnn_regression", res, summary,
+                "CNN regression with k-fold CV (CNN-REGRESSION-PIPELINE)")
     return res
 
 

@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from cnn_common import load_images
 from tqdm import tqdm
 
 import chainrule as cr
@@ -25,17 +26,6 @@ from chainrule.nn import functional as F
 
 ROOT = Path(__file__).resolve().parents[2]
 OUT = ROOT / "docs" / "cnn"
-
-
-def load(data_dir: str | None):
-    from chainrule.data import load_mnist
-    try:
-        Xtr, ytr = load_mnist(data_dir, "train")
-        Xte, yte = load_mnist(data_dir, "test")
-    except (FileNotFoundError, OSError) as e:
-        raise SystemExit(f"MNIST IDX files not found ({e}); pass --data-dir DIR (the folder with "
-                         "train-images-idx3-ubyte.gz etc.) or set CHAINRULE_MNIST_DIR") from e
-    return Xtr, ytr, Xte, yte
 
 
 def evaluate(model, X, y, batch: int = 1000) -> tuple[float, float]:
@@ -67,7 +57,7 @@ def main() -> None:
     if args.quick:
         args.epochs = 1
 
-    Xtr, ytr, Xte, yte = load(args.data_dir)
+    Xtr, ytr, Xte, yte = load_images("mnist", args.data_dir)
     if args.quick:
         Xtr, ytr = Xtr[:3000], ytr[:3000]
     mean, std = float(Xtr.mean()), float(Xtr.std())

@@ -16,10 +16,15 @@ misclassified,actmax}.png, then regenerates results.md.
 
 from __future__ import annotations
 
+import sys
 import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # examples/: _shared.py
 
 import numpy as np
-from _common import evaluate, load_images, parse_args, pct, save_json, standardize, train_epoch
+from _shared import parse_args, pct
+from cnn_common import cnn_options, evaluate, load_images, save_result, standardize, train_epoch
 
 import chainrule as cr
 from chainrule.models import TFCNN, count_parameters
@@ -30,12 +35,13 @@ from chainrule.visualize import activation_maximization, feature_maps, plot_feat
 
 def main(argv=None) -> dict:
     def extra(p):
+        cnn_options(p)
         p.add_argument("--epochs", type=int, default=3)
         p.add_argument("--batch", type=int, default=50)
         p.add_argument("--lr", type=float, default=1e-3)
         p.add_argument("--final-lr-factor", type=float, default=0.3, help="lr multiplier in the last epoch")
         p.add_argument("--train-size", type=int, default=None)
-    args = parse_args(__doc__.split("\n\n")[0], argv, extra)
+    args = parse_args(__doc__.split("\n\n")[0], argv, script=__file__, seed=True, extra=extra)
     n_train = args.train_size or (3000 if args.quick else None)
     if args.quick:
         args.epochs = 1
@@ -140,10 +146,9 @@ def main(argv=None) -> dict:
     res = {"parameters": n_params, "train_images": len(Xtr), "test_images": len(Xte),
            "final_test_acc": final["test_acc"],
            "history": history, "step_log": step_log, "train_seconds": train_s, "misclassified": n_wrong,
-           "confusion_matrix": cm, "actmax_logit_start_end": gains,
-           "config": {k: v for k, v in vars(args).items() if k not in ("out", "t0", "suffix")}}
-    save_json(args, "tf_cnn_mnist", "tf_cnn_mnist.py", res, summary,
-              "TensorFlow-style CNN on MNIST (RECIPE-TF-CNN-MNIST; target ≥ 99.0 %)")
+           "confusion_matrix": cm, "actmax_logit_start_end": gains}
+    save_result(args, "tf_cnn_mnist", res, summary,
+                "TensorFlow-style CNN on MNIST (RECIPE-TF-CNN-MNIST; target ≥ 99.0 %)")
     return res
 
 

@@ -24,10 +24,15 @@ Writes docs/cnn/transfer_fashion.json and transfer_fashion.png, then regenerates
 
 from __future__ import annotations
 
+import sys
 import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # examples/: _shared.py
 
 import numpy as np
-from _common import evaluate, load_images, parse_args, pct, save_json, standardize, train_epoch
+from _shared import parse_args, pct
+from cnn_common import cnn_options, evaluate, load_images, save_result, standardize, train_epoch
 
 import chainrule as cr
 from chainrule.models import TFCNN
@@ -88,10 +93,11 @@ def run_variant(variant: str, source: TFCNN, d_new: int, X, y, Xte, yte, steps: 
 
 def main(argv=None) -> dict:
     def extra(p):
+        cnn_options(p)
         p.add_argument("--per-class", type=int, nargs="+", default=[10, 100, 1000])
         p.add_argument("--steps", type=int, default=300, help="Adam steps (batch 50) for every target variant")
         p.add_argument("--digits-per-class", type=int, default=50)
-    args = parse_args(__doc__.split("\n\n")[0], argv, extra)
+    args = parse_args(__doc__.split("\n\n")[0], argv, script=__file__, seed=True, extra=extra)
     if args.quick:
         args.per_class, args.steps = [10], 30
     Mtr, mtr, Mte, mte = load_images("mnist", args.data_dir)
@@ -165,10 +171,9 @@ def main(argv=None) -> dict:
                 ["time", f"{total:.0f} s"]]
     res = {"source_mnist_test_acc": src_acc, "source_train_seconds": tr["seconds"],
            "fashion": {str(n): d for n, d in fashion.items()}, "digits_0_4_to_5_9": digits,
-           "source_0_4_test_acc": src04_acc, "seconds": total,
-           "config": {k_: v for k_, v in vars(args).items() if k_ not in ("out", "t0", "suffix")}}
-    save_json(args, "transfer_fashion", "transfer_fashion.py", res, summary,
-              "Transfer learning MNIST → Fashion-MNIST (TRANSFER-FINETUNE)")
+           "source_0_4_test_acc": src04_acc, "seconds": total}
+    save_result(args, "transfer_fashion", res, summary,
+                "Transfer learning MNIST → Fashion-MNIST (TRANSFER-FINETUNE)")
     return res
 
 

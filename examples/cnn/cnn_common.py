@@ -1,5 +1,5 @@
-"""Shared helpers of the CNN examples: command line, MNIST/Fashion-MNIST arrays, a training epoch with a
-progress bar, evaluation, and the JSON + ``docs/cnn/results.md`` outputs.
+"""Helpers of the CNN examples (examples/cnn/) only: their data options, MNIST/Fashion-MNIST arrays, a training
+epoch with a progress bar, evaluation, and the JSON + ``docs/cnn/results.md`` outputs.
 
 Every example writes ``<out>/<stem>.json`` (``<stem>_quick.json`` with ``--quick``) holding its numbers, a
 ``summary`` list of (quantity, value) rows and the command that produced it; ``write_results_md`` then
@@ -10,77 +10,42 @@ markdown is never edited by hand.
 from __future__ import annotations
 
 import argparse
-import gzip
 import json
 import os
 import sys
 import time
 from pathlib import Path
 
-import matplotlib
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # examples/: _shared.py
+
 import numpy as np
+from _shared import md_cell, pct, run_options, write_json
 
-matplotlib.use("Agg")
-
-ROOT = Path(__file__).resolve().parents[2]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-import chainrule as cr  # noqa: E402
-from chainrule.nn import functional as F  # noqa: E402
-
-OUT = ROOT / "docs" / "cnn"
-FASHION_CLASSES = ("T-shirt", "trouser", "pullover", "dress", "coat", "sandal", "shirt", "sneaker", "bag", "boot")
+import chainrule as cr
+from chainrule.nn import functional as F
 
 
-def parse_args(description: str, argv=None, extra=None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--quick", action="store_true", help="fast smoke version (small data, one short epoch)")
-    p.add_argument("--out", type=Path, default=OUT, help="folder for PNG/JSON/markdown outputs (default docs/cnn)")
-    p.add_argument("--seed", type=int, default=0)
+def cnn_options(p: argparse.ArgumentParser) -> None:
+    """The data and progress options of the CNN examples (``parse_args(..., extra=...)`` adds them)."""
     p.add_argument("--data-dir", default=None, help="folder with the MNIST IDX .gz files (default: library search)")
     p.add_argument("--fashion-dir", default=None, help="folder with the Fashion-MNIST IDX .gz files")
     p.add_argument("--no-progress", action="store_true", help="no tqdm bars")
-    if extra is not None:
-        extra(p)
-    args = p.parse_args(argv)
-    args.out.mkdir(parents=True, exist_ok=True)
-    args.t0 = time.perf_counter()
-    args.suffix = "_quick" if args.quick else ""
-    return args
 
 
 # ----------------------------------------------------------------------------------------------- data
-def _read_idx_gz(path: Path) -> np.ndarray:
-    with gzip.open(path, "rb") as f:
-        raw = f.read()
-    ndim = raw[3]
-    shape = tuple(int.from_bytes(raw[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim))
-    return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim).reshape(shape)
-
-
 def load_images(name: str = "mnist", data_dir: str | None = None) -> tuple[np.ndarray, ...]:
     """(X_train, y_train, X_test, y_test): images (N, 1, 28, 28) float32 in [0, 1], labels int64, from the
-    genuine IDX files (``chainrule.data``; a plain NumPy IDX reader if that module is missing)."""
+    genuine IDX files (``chainrule.data.load_mnist`` / ``load_fashion_mnist``)."""
+    from chainrule.data import load_fashion_mnist, load_mnist
+    fn = load_mnist if name == "mnist" else load_fashion_mnist
     try:
-        from chainrule.data import load_fashion_mnist, load_mnist
-        fn = load_mnist if name == "mnist" else load_fashion_mnist
-        try:
-            Xtr, ytr = fn(data_dir, "train")
-            Xte, yte = fn(data_dir, "test")
-            return Xtr, ytr, Xte, yte
-        except (FileNotFoundError, OSError) as e:
-            raise SystemExit(f"{name} IDX files not found ({e}); pass --data-dir/--fashion-dir DIR (the folder "
-                             "with train-images-idx3-ubyte.gz etc.) or set CHAINRULE_MNIST_DIR / "
-                             "CHAINRULE_FASHION_MNIST_DIR") from e
-    except ImportError:
-        d = Path(data_dir) if data_dir else ROOT.parent / "shared" / "data" / name
-        out = []
-        for split in ("train", "t10k"):
-            X = _read_idx_gz(d / f"{split}-images-idx3-ubyte.gz").astype(np.float32)[:, None] / 255.0
-            y = _read_idx_gz(d / f"{split}-labels-idx1-ubyte.gz").astype(np.int64)
-            out += [X, y]
-        return tuple(out)
+        Xtr, ytr = fn(data_dir, "train")
+        Xte, yte = fn(data_dir, "test")
+    except (FileNotFoundError, OSError) as e:
+        raise SystemExit(f"{name} IDX files not found ({e}); pass --data-dir/--fashion-dir DIR (the folder "
+                         "with train-images-idx3-ubyte.gz etc.) or set CHAINRULE_MNIST_DIR / "
+                         "CHAINRULE_FASHION_MNIST_DIR") from e
+    return Xtr, ytr, Xte, yte
 
 
 def standardize(*arrays: np.ndarray, ref: np.ndarray | None = None) -> tuple[list[np.ndarray], float, float]:
@@ -147,31 +112,15 @@ def evaluate(model, X: np.ndarray, y: np.ndarray, batch: int = 500) -> tuple[flo
 
 
 # ------------------------------------------------------------------------------------------- outputs
-def plain(v):
-    if isinstance(v, dict):
-        return {str(k): plain(x) for k, x in v.items()}
-    if isinstance(v, (list, tuple)):
-        return [plain(x) for x in v]
-    if isinstance(v, np.ndarray):
-        return plain(v.tolist())
-    if isinstance(v, (np.floating, float)):
-        return float(v)
-    if isinstance(v, np.integer):
-        return int(v)
-    if isinstance(v, np.bool_):
-        return bool(v)
-    return v
-
-
-def save_json(args, stem: str, script: str, numbers: dict, summary: list, title: str) -> Path:
-    """Write ``<out>/<stem>[_quick].json`` (numbers, summary rows, command, seconds) and regenerate the
-    results markdown of the folder."""
+def save_result(args: argparse.Namespace, stem: str, numbers: dict, summary: list, title: str) -> Path:
+    """Write ``<out>/<stem>[_quick].json`` (numbers, then the run's options as ``config``, summary rows, title,
+    command, seconds, threads) and regenerate the results markdown of the folder."""
     numbers = dict(numbers)
-    cmd = f"python examples/cnn/{script}" + (" --quick" if args.quick else "")
-    numbers.update(title=title, summary=summary, command=cmd, seconds=round(time.perf_counter() - args.t0, 1),
+    numbers.update(config=run_options(args), title=title, summary=summary, command=args.command,
+                   seconds=round(time.perf_counter() - args.t0, 1),
                    threads=os.environ.get("OMP_NUM_THREADS", "default"))
     path = args.out / f"{stem}{args.suffix}.json"
-    path.write_text(json.dumps(plain(numbers), indent=1, ensure_ascii=False))
+    write_json(path, numbers, indent=1)
     write_results_md(args.out, quick=args.quick)
     print(f"wrote {path}")
     return path
@@ -187,16 +136,11 @@ def _lenet_summary(d: dict) -> tuple[str, list, str]:
             ["training / test images", f"{d.get('train_images', 0):,} / {d.get('test_images', 0):,}"],
             ["epochs, batch, SGD lr, momentum",
              f"{cfg.get('epochs')}, {cfg.get('batch')}, {cfg.get('lr')}, {cfg.get('momentum')}"],
-            ["final test accuracy", f"{100 * d['final_test_acc']:.2f} %"],
-            ["best test accuracy", f"{100 * d['best_test_acc']:.2f} %"],
+            ["final test accuracy", pct(d["final_test_acc"])],
+            ["best test accuracy", pct(d["best_test_acc"])],
             ["wall time", f"{d.get('wall_s', 0):.0f} s"]]
     cmd = "python examples/cnn/lenet5_mnist.py" + (" --quick" if cfg.get("quick") else "")
     return "LeNet-5 on MNIST (CNN-LENET5; target ≥ 98.9 %)", rows, cmd
-
-
-def _cell(x) -> str:
-    """A markdown table cell: '|' escaped."""
-    return str(x).replace("|", "\\|")
 
 
 def write_results_md(out: Path, quick: bool = False) -> Path:
@@ -226,7 +170,7 @@ def write_results_md(out: Path, quick: bool = False) -> Path:
         else:
             title, rows, cmd = d.get("title", base), d.get("summary", []), d.get("command", "")
         lines += [f"## {title}", "", f"`{cmd}` → `{base}{suffix}.json`", "", "| quantity | value |", "|---|---|"]
-        lines += [f"| {_cell(k)} | {_cell(v)} |" for k, v in rows]
+        lines += [f"| {md_cell(k)} | {md_cell(v)} |" for k, v in rows]
         figs = sorted(q.name for q in Path(out).glob(f"{base}{suffix}*.png") if quick or "_quick" not in q.name)
         if figs:
             lines += ["", "Figures: " + ", ".join(f"[{f}]({f})" for f in figs)]
@@ -234,7 +178,3 @@ def write_results_md(out: Path, quick: bool = False) -> Path:
     path = Path(out) / f"results{suffix}.md"
     path.write_text("\n".join(lines))
     return path
-
-
-def pct(x: float) -> str:
-    return f"{100 * x:.2f} %"
