@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from _common import Task, matches_rounded, missing_row, row, standalone
+from reproduce_common import Task, matches_rounded, missing_row, row, standalone
 
 S01 = "spec 01, reference results"
 S02 = "spec 02, reference results"

@@ -17,9 +17,13 @@ from __future__ import annotations
 
 import hashlib
 import shutil
+import sys
 from pathlib import Path
 
-from _common import ROOT, Task, missing_row, read_json, row, run_script, standalone
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # examples/: _shared.py
+
+from _shared import ROOT, read_json
+from reproduce_common import Task, missing_row, row, run_script, standalone
 
 S01 = "spec 01, reference results / CNN-LENET5"
 S03 = "spec 03, reference results"

@@ -9,7 +9,7 @@ pass for shapes, ``receptive_field``), not typed in.
 from __future__ import annotations
 
 import numpy as np
-from _common import Task, fmt, missing_row, row, standalone
+from reproduce_common import Task, fmt, missing_row, row, standalone
 
 S01 = "spec 01, reference results (seed 001)"
 S01b = "spec 01, reference results (seed 000)"

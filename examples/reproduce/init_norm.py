@@ -15,7 +15,7 @@ seed 000's "std 0.01 vanishes, 0.05 explodes").
 from __future__ import annotations
 
 import numpy as np
-from _common import Task, import_example, load_mnist_flat, missing_row, row, standalone
+from reproduce_common import Task, import_example, load_mnist_flat, missing_row, row, standalone
 
 S02 = "spec 02, reference results (ch. 10)"
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import inspect
 
 import numpy as np
-from _common import Task, load_mnist_flat, missing_row, row, standalone
+from reproduce_common import Task, load_mnist_flat, missing_row, row, standalone
 
 S02D = "spec 02, reference results (appendix D)"
 S01 = "spec 01, reference results"

@@ -17,8 +17,10 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent))  # examples/: _shared.py
 
-from _common import DOCS, FULL_CACHE, MODULES, QUICK_DIR, ROOT, load_cached  # noqa: E402
+from _shared import DOCS, ROOT, md_cell
+from reproduce_common import FULL_CACHE, MODULES, QUICK_DIR, load_cached
 
 STATUS = {"ok": "✓", "fail": "✗", "na": "n.a.", "missing": "not run"}
 BUDGET_S = 90 * 60
@@ -32,10 +34,6 @@ def _time(s: float | None) -> str:
     if s < 100:
         return f"{s:.1f} s"
     return f"{s / 60:.1f} min"
-
-
-def _cell(x) -> str:
-    return str(x if x is not None else "").replace("|", "\\|").replace("\n", " ")
 
 
 def _results_of(mod, quick: bool, cache_dir: Path) -> dict:
@@ -114,8 +112,8 @@ def build(doc: dict, cache_dir: Path, fig_dir: Path, md_path: Path) -> str:
             prev = r["tasks"]
             spec = (" (" + ", ".join(r["spec"]) + ")") if r.get("spec") else ""
             note = "; ".join(x for x in (r.get("tolerance") and f"tol.: {r['tolerance']}", r.get("note")) if x)
-            lines.append(f"| {_cell(r['id'])} | {_cell(r['what'])}{_cell(spec)} | {_cell(r['reported'])} | "
-                         f"{_cell(r['reproduced'])} | {STATUS[r['status']]} | {t} | {_cell(note)} |")
+            lines.append(f"| {md_cell(r['id'])} | {md_cell(r['what'])}{md_cell(spec)} | {md_cell(r['reported'])} | "
+                         f"{md_cell(r['reproduced'])} | {STATUS[r['status']]} | {t} | {md_cell(note)} |")
         try:
             mod = importlib.import_module(name)
         except ImportError:

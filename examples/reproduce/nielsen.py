@@ -14,10 +14,15 @@ also divides by the K = 10 outputs, so mse = c·2/K and 15·2/K = 3.0; checked b
 
 from __future__ import annotations
 
+import sys
 import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # examples/: _shared.py
 
 import numpy as np
-from _common import Task, load_mnist_flat, missing_row, pct, row, standalone
+from _shared import pct
+from reproduce_common import Task, load_mnist_flat, missing_row, row, standalone
 
 ARCHS = {"784-30-10": [784, 30, 10], "784-30-30-10": [784, 30, 30, 10], "784-30-30-30-10": [784, 30, 30, 30, 10]}
 REPORTED = {"784-30-10": 0.9484, "784-30-30-10": 0.9581, "784-30-30-30-10": 0.9507}
@@ -165,7 +170,7 @@ def rows(res: dict, quick: bool) -> list[dict]:
         what = f"MLP [{arch.replace('-', ',')}] sigmoid, quadratic cost, SGD η 3.0, batch 10, 30 epochs: test accuracy"
         if not got:
             out.append(missing_row(f"03-{i}", what, source=SRC, spec=["RECIPE-NIELSEN-MNIST"], tasks=ids,
-                                   reported=pct(rep)))
+                                   reported=pct(rep, unit="%")))
             continue
         fin = np.array([g["final_test_acc"] for g in got])
         best = np.array([g["best_test_acc"] for g in got])
@@ -189,8 +194,8 @@ def rows(res: dict, quick: bool) -> list[dict]:
                      f"erratum), so the spec's recipe fixes them; the reported run lies above all our seeds (best "
                      f"epochs {', '.join(f'{100 * v:.2f}' for v in best)}) — a lucky draw or an unstated setting "
                      f"(e.g. reporting the best epoch).")
-        out.append(row(f"03-{i}", what, pct(rep), repro, ok, source=SRC, spec=["RECIPE-NIELSEN-MNIST", "SGD-MINIBATCH",
-                                                                                 "INIT-GAUSSIAN-FANIN"],
+        out.append(row(f"03-{i}", what, pct(rep, unit="%"), repro, ok, source=SRC,
+                       spec=["RECIPE-NIELSEN-MNIST", "SGD-MINIBATCH", "INIT-GAUSSIAN-FANIN"],
                        tasks=ids, tolerance=tol, note=note, value=float(fin.mean()), reported_value=rep))
     if len(means) == 3:
         m2, m3 = means["784-30-30-10"], means["784-30-30-30-10"]

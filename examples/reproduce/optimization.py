@@ -15,7 +15,7 @@ from __future__ import annotations
 import inspect
 
 import numpy as np
-from _common import Task, load_mnist_flat, missing_row, row, standalone
+from reproduce_common import Task, load_mnist_flat, missing_row, row, standalone
 
 S02 = "spec 02, reference results"
 S03 = "spec 03, reference results"

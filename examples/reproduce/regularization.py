@@ -9,9 +9,14 @@ from __future__ import annotations
 
 import inspect
 import math
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # examples/: _shared.py
 
 import numpy as np
-from _common import Task, missing_row, read_json, row, run_script, standalone
+from _shared import read_json
+from reproduce_common import Task, missing_row, row, run_script, standalone
 
 S02 = "spec 02, reference results (ch. 8)"
 S03 = "spec 03, reference results"

@@ -26,6 +26,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent))  # examples/: _shared.py
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -53,7 +54,8 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def _defaults(args) -> None:
-    from _common import DOCS, FULL_CACHE, QUICK_DIR
+    from _shared import DOCS
+    from reproduce_common import FULL_CACHE, QUICK_DIR
     if args.cache_dir is None:
         args.cache_dir = QUICK_DIR / "cache" if args.quick else FULL_CACHE
     if args.out_dir is None:
@@ -102,7 +104,7 @@ def _selected(task_id: str, module: str, patterns) -> bool:
 
 def _worker(task, cache_dir: str, quick: bool, force: bool):
     """Run one task in a worker process; returns (id, result or None, error text or None)."""
-    from _common import run_task
+    from reproduce_common import run_task
     try:
         return task.id, run_task(task, Path(cache_dir), quick, force, progress=False), None
     except Exception:  # noqa: BLE001 - reported, the other tasks go on
@@ -118,7 +120,8 @@ def main(argv=None) -> int:
     import importlib
     import json
 
-    from _common import MODULES, SECTIONS, load_cached, plain, run_task
+    from _shared import write_json
+    from reproduce_common import MODULES, SECTIONS, load_cached, run_task
     from tqdm import tqdm
 
     t_start = time.perf_counter()
@@ -224,7 +227,7 @@ def main(argv=None) -> int:
     if not args.only and n_cached == 0 and not errors:
         doc["fresh_run"] = {"wall_s": wall, "date": info["date"], "jobs": args.jobs,
                             "loadavg_start": info.get("loadavg_start"), "loadavg_end": info.get("loadavg_end")}
-    (args.out_dir / "results.json").write_text(json.dumps(plain(doc), indent=1, ensure_ascii=False))
+    write_json(args.out_dir / "results.json", doc, indent=1)
 
     counts = {s: sum(1 for r in rows if r["status"] == s) for s in ("ok", "fail", "na", "missing")}
     print(f"{len(rows)} rows: {counts['ok']} ✓, {counts['fail']} ✗, {counts['na']} n.a., {counts['missing']} missing; "

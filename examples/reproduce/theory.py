@@ -8,10 +8,15 @@ here.
 
 from __future__ import annotations
 
+import sys
 import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # examples/: _shared.py
 
 import numpy as np
-from _common import Task, missing_row, read_json, row, run_script, standalone
+from _shared import read_json
+from reproduce_common import Task, missing_row, row, run_script, standalone
 
 S03 = "spec 03, reference results"
 SCRIPTS = {"linear_regions": 60, "receptive_field": 5, "curse_dim": 10, "uat": 80}

@@ -15,47 +15,34 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 REPRO = ROOT / "examples" / "reproduce"
+if str(REPRO) not in sys.path:  # reproduce_common imports by name, as from the scripts in that folder
+    sys.path.append(str(REPRO))
+
+import reproduce_common as rc  # noqa: E402
 
 
 def _load(name: str):
-    """Import examples/reproduce/<name>.py under a unique module name; its ``from _common import ...`` gets
-    examples/reproduce/_common.py even if another examples folder's ``_common`` was imported before."""
-    saved = sys.modules.pop("_common", None)
-    try:
-        spec = importlib.util.spec_from_file_location("_common", REPRO / "_common.py")
-        common = importlib.util.module_from_spec(spec)
-        sys.modules["_common"] = common
-        spec.loader.exec_module(common)
-        if name == "_common":
-            return common
-        spec = importlib.util.spec_from_file_location(f"reproduce_{name}", REPRO / f"{name}.py")
-        mod = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(mod)
-        return mod
-    finally:
-        sys.modules.pop("_common", None)
-        if saved is not None:
-            sys.modules["_common"] = saved
-
-
-@pytest.fixture(scope="module")
-def common():
-    return _load("_common")
+    """Import examples/reproduce/<name>.py as the module ``reproduce_<name>`` (its own name would be too generic:
+    ``cnn``, ``theory``, ...)."""
+    spec = importlib.util.spec_from_file_location(f"reproduce_{name}", REPRO / f"{name}.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
 
 
 # --------------------------------------------------------------------------------------------- cache
-def _counting_task(common, settings, calls, version=1):
+def _counting_task(settings, calls, version=1):
     def fn(s, ctx):
         calls.append(dict(s))
         return {"value": s["x"] * 2, "arr": np.arange(3)}
-    return common.Task("demo-task", fn, settings, version=version)
+    return rc.Task("demo-task", fn, settings, version=version)
 
 
-def test_cache_reuses_results_with_the_same_settings(common, tmp_path):
+def test_cache_reuses_results_with_the_same_settings(tmp_path):
     calls = []
-    t = _counting_task(common, {"x": 3}, calls)
-    r1 = common.run_task(t, tmp_path, quick=False)
-    r2 = common.run_task(t, tmp_path, quick=False)
+    t = _counting_task({"x": 3}, calls)
+    r1 = rc.run_task(t, tmp_path, quick=False)
+    r2 = rc.run_task(t, tmp_path, quick=False)
     assert len(calls) == 1, "the second run must come from the cache"
     assert r1["value"] == r2["value"] == 6 and r2["arr"] == [0, 1, 2]
     assert r1["_cached"] is False and r2["_cached"] is True
@@ -63,53 +50,53 @@ def test_cache_reuses_results_with_the_same_settings(common, tmp_path):
     assert not list(tmp_path.glob("*.tmp")), "the atomic write left a temporary file"
 
 
-def test_cache_recomputes_on_new_settings_version_or_force(common, tmp_path):
+def test_cache_recomputes_on_new_settings_version_or_force(tmp_path):
     calls = []
-    common.run_task(_counting_task(common, {"x": 3}, calls), tmp_path, quick=False)
-    r = common.run_task(_counting_task(common, {"x": 4}, calls), tmp_path, quick=False)
+    rc.run_task(_counting_task({"x": 3}, calls), tmp_path, quick=False)
+    r = rc.run_task(_counting_task({"x": 4}, calls), tmp_path, quick=False)
     assert len(calls) == 2 and r["value"] == 8, "changed settings must invalidate the cache"
-    common.run_task(_counting_task(common, {"x": 4}, calls, version=2), tmp_path, quick=False)
+    rc.run_task(_counting_task({"x": 4}, calls, version=2), tmp_path, quick=False)
     assert len(calls) == 3, "a new task version must invalidate the cache"
-    common.run_task(_counting_task(common, {"x": 4}, calls, version=2), tmp_path, quick=False, force=True)
+    rc.run_task(_counting_task({"x": 4}, calls, version=2), tmp_path, quick=False, force=True)
     assert len(calls) == 4, "force must recompute"
-    common.run_task(_counting_task(common, {"x": 4}, calls, version=2), tmp_path, quick=False)
+    rc.run_task(_counting_task({"x": 4}, calls, version=2), tmp_path, quick=False)
     assert len(calls) == 4
 
 
-def test_cache_ignores_a_corrupt_entry_and_keys_differ(common, tmp_path):
+def test_cache_ignores_a_corrupt_entry_and_keys_differ(tmp_path):
     calls = []
-    t = _counting_task(common, {"x": 1}, calls)
-    common.run_task(t, tmp_path, quick=False)
+    t = _counting_task({"x": 1}, calls)
+    rc.run_task(t, tmp_path, quick=False)
     (tmp_path / "demo-task.json").write_text("{ not json")
-    assert common.load_cached(t, tmp_path) is None
-    common.run_task(t, tmp_path, quick=False)
+    assert rc.load_cached(t, tmp_path) is None
+    rc.run_task(t, tmp_path, quick=False)
     assert len(calls) == 2
     rec = json.loads((tmp_path / "demo-task.json").read_text())
     assert rec["key"] == t.key() and rec["settings"] == {"x": 1}
-    assert t.key() != _counting_task(common, {"x": 2}, calls).key()
-    assert t.key() == _counting_task(common, {"x": 1}, []).key(), "the key depends only on id, settings, version"
+    assert t.key() != _counting_task({"x": 2}, calls).key()
+    assert t.key() == _counting_task({"x": 1}, []).key(), "the key depends only on id, settings, version"
 
 
-def test_failing_task_is_not_cached(common, tmp_path):
+def test_failing_task_is_not_cached(tmp_path):
     def boom(s, ctx):
         raise RuntimeError("no")
-    t = common.Task("bad", boom, {})
+    t = rc.Task("bad", boom, {})
     with pytest.raises(RuntimeError):
-        common.run_task(t, tmp_path, quick=False)
-    assert common.load_cached(t, tmp_path) is None
+        rc.run_task(t, tmp_path, quick=False)
+    assert rc.load_cached(t, tmp_path) is None
     with pytest.raises(TypeError, match="must return a dict"):
-        common.run_task(common.Task("notdict", lambda s, c: 3, {}), tmp_path, quick=False)
+        rc.run_task(rc.Task("notdict", lambda s, c: 3, {}), tmp_path, quick=False)
 
 
-def test_row_status_and_rounding_helpers(common):
-    assert common.row("a", "w", "1", "1", True, source="s")["status"] == "ok"
-    assert common.row("a", "w", "1", "2", False, source="s")["status"] == "fail"
-    assert common.row("a", "w", "1", "—", None, source="s")["status"] == "na"
-    assert common.missing_row("a", "w", source="s")["status"] == "missing"
-    assert common.matches_rounded(0.7737413, "0.7737")
-    assert not common.matches_rounded(0.7744, "0.7737")
-    assert common.matches_rounded(0.0888347551, "0.088835") and not common.matches_rounded(0.0888347551, "0.088834")
-    assert common.matches_rounded(94.84, "94.84%")
+def test_row_status_and_rounding_helpers():
+    assert rc.row("a", "w", "1", "1", True, source="s")["status"] == "ok"
+    assert rc.row("a", "w", "1", "2", False, source="s")["status"] == "fail"
+    assert rc.row("a", "w", "1", "—", None, source="s")["status"] == "na"
+    assert rc.missing_row("a", "w", source="s")["status"] == "missing"
+    assert rc.matches_rounded(0.7737413, "0.7737")
+    assert not rc.matches_rounded(0.7744, "0.7737")
+    assert rc.matches_rounded(0.0888347551, "0.088835") and not rc.matches_rounded(0.0888347551, "0.088834")
+    assert rc.matches_rounded(94.84, "94.84%")
 
 
 def test_only_patterns_select_scripts_and_tasks():
@@ -124,7 +111,7 @@ def test_every_script_lists_unique_tasks_and_rows_without_results():
     """Every reproduction script builds its task list, and its rows() works on an empty cache (rows marked
     'missing' or computed without tasks) — the report can always be written."""
     ids = []
-    for name in _load("_common").MODULES:
+    for name in rc.MODULES:
         mod = _load(name)
         tasks = mod.tasks(False)
         ids += [t.id for t in tasks]

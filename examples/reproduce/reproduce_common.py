@@ -25,9 +25,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # examples/: _shared.py
+
+from _shared import ROOT, plain
+
 HERE = Path(__file__).resolve().parent
-ROOT = HERE.parents[1]
-DOCS = ROOT / "docs"
 FULL_CACHE = ROOT / "out" / "reproduce" / "cache"
 QUICK_DIR = ROOT / "out" / "reproduce" / "quick"
 PYTHON = sys.executable
@@ -113,21 +115,6 @@ def load_cached(task: Task, cache_dir: Path) -> dict | None:
     return res
 
 
-def load_any_cached(task_id: str, cache_dir: Path) -> dict | None:
-    """The cached result stored under ``task_id`` whatever its settings (for the report)."""
-    p = cache_path(cache_dir, task_id)
-    if not p.is_file():
-        return None
-    try:
-        rec = json.loads(p.read_text())
-    except (OSError, json.JSONDecodeError):
-        return None
-    res = dict(rec.get("result") or {})
-    res["_seconds"] = float(rec.get("seconds", 0.0))
-    res["_cached"] = True
-    return res
-
-
 def save_cached(task: Task, cache_dir: Path, result: dict, seconds: float) -> Path:
     """Write the result atomically (a crash never leaves a half-written cache entry)."""
     cache_dir = Path(cache_dir)
@@ -205,45 +192,7 @@ def fmt(x: float, digits: int = 4) -> str:
     return f"{x:.{digits}g}"
 
 
-def pct(x: float, digits: int = 2) -> str:
-    return f"{100 * x:.{digits}f}%"
-
-
-# ------------------------------------------------------------------------------------------------ JSON
-def plain(v: Any) -> Any:
-    """JSON-ready copy: NumPy scalars/arrays → Python; non-finite floats kept (JSON NaN/Infinity)."""
-    try:
-        import numpy as np
-    except ImportError:  # pragma: no cover
-        np = None
-    if isinstance(v, dict):
-        return {str(k): plain(x) for k, x in v.items()}
-    if isinstance(v, (list, tuple)):
-        return [plain(x) for x in v]
-    if np is not None:
-        if isinstance(v, np.ndarray):
-            return plain(v.tolist())
-        if isinstance(v, np.bool_):
-            return bool(v)
-        if isinstance(v, np.integer):
-            return int(v)
-        if isinstance(v, np.floating):
-            return float(v)
-    if isinstance(v, Path):
-        return str(v)
-    return v
-
-
 # ------------------------------------------------------------------------------------------------ data
-def mnist_available() -> bool:
-    try:
-        import chainrule as cr
-        cr.data.load_mnist(split="test")
-        return True
-    except (FileNotFoundError, OSError, ValueError):
-        return False
-
-
 def load_mnist_flat(split: str):
     """MNIST as float32 (N, 784) pixel/255 and int64 labels, via ``chainrule.data.load_mnist`` (which
     finds ../shared/data/mnist or $CHAINRULE_MNIST_DIR).  Raises FileNotFoundError when absent."""
@@ -277,34 +226,19 @@ def run_script(script: str | Path, args: Sequence[str] = (), timeout: float | No
 
 
 def import_example(script: str):
-    """Import another developer's example script as a module (its folder's own ``_common`` helper is
-    imported for it and the name ``_common`` is restored afterwards, so it does not clash with this one)."""
+    """Import another developer's example script (path relative to the repository root) as the module
+    ``example_<folder>_<name>``; its folder goes to the end of ``sys.path`` so that its own helper module
+    (e.g. ``init_norm_common``) is found without shadowing the modules of this folder."""
     import importlib.util
     path = ROOT / script
     if not path.is_file():
         raise FileNotFoundError(f"{script} does not exist (yet)")
-    saved = sys.modules.pop("_common", None)
-    sys.path.insert(0, str(path.parent))
-    try:
-        spec = importlib.util.spec_from_file_location(f"example_{path.parent.name}_{path.stem}", path)
-        mod = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(mod)
-    finally:
-        sys.path.remove(str(path.parent))
-        if saved is not None:
-            sys.modules["_common"] = saved
-        else:
-            sys.modules.pop("_common", None)
+    if str(path.parent) not in sys.path:
+        sys.path.append(str(path.parent))
+    spec = importlib.util.spec_from_file_location(f"example_{path.parent.name}_{path.stem}", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
     return mod
-
-
-def script_exists(script: str) -> bool:
-    return (ROOT / script).is_file()
-
-
-def read_json(path: Path) -> dict:
-    with open(path) as f:
-        return json.load(f)
 
 
 # ----------------------------------------------------------------------------------------- standalone
