@@ -18,49 +18,65 @@ pass raises an error instead of giving a silently wrong gradient.
 from __future__ import annotations
 
 import contextlib
+import contextvars
+import itertools
+import weakref
 from collections.abc import Callable, Sequence
 
 import numpy as np
 
 from .backend import get_default_dtype
 
-_grad_enabled = True
+# Grad mode lives in a context variable.  Every thread runs in its own context and a new thread starts with
+# an empty one (recording on), so the mode is thread-local, as PyTorch's is; an asyncio task works on a copy
+# of its creator's context, so a no_grad() in one task does not leak into the others either.  ``_make``
+# reads it once per op through the bound ``get`` (one C call: cheaper than a threading.local attribute).
+# (Free-threaded CPython ≥ 3.14 lets a new thread inherit a copy of its creator's context by default: there a
+# thread started inside no_grad() starts with recording off.)
+_grad_mode = contextvars.ContextVar("chainrule_grad_enabled", default=True)
+_recording = _grad_mode.get
+_set_recording = _grad_mode.set
 
 
 def is_grad_enabled() -> bool:
-    return _grad_enabled
+    """Whether operations in the calling thread record the graph (thread-local, True by default)."""
+    return _recording()
 
 
 class _GradMode(contextlib.ContextDecorator):
-    """Switch graph recording on/off; the previous modes are kept on a stack, so one instance can be
-    re-entered (nested ``with``, a recursive function decorated with ``@no_grad()``).
-    The mode is global to the process (not per thread)."""
+    """Switch graph recording on/off in the calling thread; the previous modes are kept on a stack, so
+    one instance can be re-entered (nested ``with``).  As a decorator every call gets a fresh context,
+    so a decorated function may run in several threads (or recurse) at once.
+    The mode is thread-local, as in PyTorch: ``no_grad()`` in one thread leaves the others recording."""
 
     def __init__(self, mode: bool):
-        self.mode = mode
+        self.mode = bool(mode)
         self._prev: list[bool] = []
 
+    def _recreate_cm(self):
+        return _GradMode(self.mode)
+
     def __enter__(self):
-        global _grad_enabled
-        self._prev.append(_grad_enabled)
-        _grad_enabled = self.mode
+        self._prev.append(_recording())
+        _set_recording(self.mode)
 
     def __exit__(self, *exc):
-        global _grad_enabled
-        _grad_enabled = self._prev.pop()
+        _set_recording(self._prev.pop())
         return False
 
 
 def no_grad() -> _GradMode:
-    """Context manager / decorator: operations inside record no graph."""
+    """Context manager / decorator: operations inside record no graph (in the calling thread)."""
     return _GradMode(False)
 
 
 def enable_grad() -> _GradMode:
+    """Context manager / decorator: switch graph recording on (in the calling thread)."""
     return _GradMode(True)
 
 
 def set_grad_enabled(mode: bool) -> _GradMode:
+    """Context manager / decorator: recording on (True) or off (False) in the calling thread."""
     return _GradMode(mode)
 
 
@@ -112,6 +128,39 @@ def _to_array(data, dtype=None) -> np.ndarray:
     if arr.dtype.kind == "f" or (arr.dtype == object):
         return arr.astype(get_default_dtype())
     return arr
+
+
+class RemovableHandle:
+    """Returned by ``Tensor.register_hook``: ``remove()`` unregisters that hook (PyTorch's
+    ``torch.utils.hooks.RemovableHandle``).  Holds the tensor weakly; removing twice, or after the tensor
+    is gone, does nothing.  Usable as a context manager: the hook is removed on exit."""
+
+    __slots__ = ("_tensor", "_hook", "id")
+    _ids = itertools.count()
+
+    def __init__(self, tensor: Tensor, hook: Callable):
+        self._tensor = weakref.ref(tensor)
+        self._hook = hook
+        self.id = next(RemovableHandle._ids)
+
+    def remove(self) -> None:
+        t = self._tensor() if self._tensor is not None else None
+        hook, self._tensor, self._hook = self._hook, None, None
+        if t is None or not t._hooks:
+            return
+        for i, h in enumerate(t._hooks):  # by identity: this registration, not an equal object
+            if h is hook:
+                del t._hooks[i]
+                break
+        if not t._hooks:
+            t._hooks = None
+
+    def __enter__(self) -> RemovableHandle:
+        return self
+
+    def __exit__(self, *exc) -> bool:
+        self.remove()
+        return False
 
 
 class Tensor:
@@ -295,7 +344,7 @@ class Tensor:
         self._version.n += 1
 
     def _check_inplace(self) -> None:
-        if self.requires_grad and _grad_enabled:
+        if self.requires_grad and _recording():
             kind = "a leaf tensor that requires grad" if self._vjp is None else "a tensor inside the graph"
             raise RuntimeError(
                 f"in-place modification of {kind} would make its gradient wrong. Use an out-of-place "
@@ -343,13 +392,19 @@ class Tensor:
         return self._inplace(np.true_divide, other)
 
     # ----------------------------------------------------------------- autodiff
-    def register_hook(self, hook: Callable) -> None:
-        """Call ``hook(grad)`` when this tensor's gradient is computed; a return value replaces it."""
+    def register_hook(self, hook: Callable) -> RemovableHandle:
+        """Call ``hook(grad)`` when this tensor's gradient is computed; a return value replaces it.
+        Hooks run in registration order.  Returns a handle whose ``remove()`` unregisters the hook
+        (as PyTorch's ``RemovableHandle``; removing twice is harmless; ``with handle:`` removes on exit)."""
         if not self.requires_grad:
-            raise RuntimeError("cannot register a hook on a tensor that does not require grad")
+            raise RuntimeError("cannot register a hook on a tensor that does not require grad; call "
+                               "requires_grad_() on a leaf first, or hook a tensor computed from one")
+        if not callable(hook):
+            raise TypeError(f"register_hook expects a callable hook(grad), got {type(hook).__name__}")
         if self._hooks is None:
             self._hooks = []
         self._hooks.append(hook)
+        return RemovableHandle(self, hook)
 
     def retain_grad(self) -> None:
         """Keep ``.grad`` on this non-leaf tensor after backward()."""
@@ -392,7 +447,7 @@ def _make(data: np.ndarray, parents: tuple, vjp: Callable) -> Tensor:
     t._hooks = None
     t._retain = False
     t.name = None
-    if _grad_enabled:
+    if _recording():
         for p in parents:
             if p.requires_grad:
                 t.requires_grad = True
@@ -448,7 +503,6 @@ def backprop(roots: Sequence[Tensor], root_grads: Sequence, retain_graph: bool |
     With ``accumulate=True`` leaf gradients are added to ``.grad`` (restricted to ``inputs`` if given);
     with ``accumulate=False`` the gradients of ``inputs`` are returned in a dict keyed by ``id``.
     """
-    global _grad_enabled
     if retain_graph is None:
         retain_graph = create_graph
     grads: dict[int, object] = {}
@@ -475,8 +529,8 @@ def backprop(roots: Sequence[Tensor], root_grads: Sequence, retain_graph: bool |
     wanted = None if inputs is None else {id(t) for t in inputs}
     captured: dict[int, object] = {}
     order = _topo_order(list(roots))
-    prev_mode = _grad_enabled
-    _grad_enabled = create_graph
+    prev_mode = _recording()
+    _set_recording(create_graph)
     try:
         # leaves (and roots that are leaves) get their gradient directly
         for r in roots:
@@ -520,7 +574,7 @@ def backprop(roots: Sequence[Tensor], root_grads: Sequence, retain_graph: bool |
                 node._parents = ()
                 node._versions = ()
     finally:
-        _grad_enabled = prev_mode
+        _set_recording(prev_mode)
     return captured
 
 
@@ -533,7 +587,7 @@ def _modified_error(t: Tensor, v: int, what: str):
 
 
 def _run_hooks(t: Tensor, g, create_graph: bool):
-    for hook in t._hooks:
+    for hook in tuple(t._hooks):  # a hook may remove itself (or others) while running
         gt = g if isinstance(g, Tensor) else Tensor._wrap(g)
         r = hook(gt)
         if r is not None:

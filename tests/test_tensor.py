@@ -257,6 +257,88 @@ def test_no_grad_restores_mode_on_exception():
     assert cr.is_grad_enabled()
 
 
+def test_grad_mode_is_thread_local():
+    """no_grad() in one thread leaves recording on in another (PyTorch's grad mode is thread-local); each
+    thread starts enabled, whatever the mode of the thread that started it.  Events fix the interleaving."""
+    import threading
+
+    x = t64([1.0, 2.0])
+    a_off, b_done, a_done = threading.Event(), threading.Event(), threading.Event()
+    seen: dict = {}
+
+    def thread_a():  # enters no_grad, then waits while B records
+        with cr.no_grad():
+            seen["a_mode"] = cr.is_grad_enabled()
+            a_off.set()
+            b_done.wait(10)
+            seen["a_rec"] = (x * 2).requires_grad
+        seen["a_after"] = cr.is_grad_enabled()
+        a_done.set()
+
+    def thread_b():  # runs while A is inside no_grad
+        a_off.wait(10)
+        seen["b_mode"] = cr.is_grad_enabled()
+        y = (x * x).sum()
+        seen["b_rec"] = y.requires_grad
+        y.backward()  # backprop switches recording off in this thread only while it runs
+        seen["b_after_backward"] = cr.is_grad_enabled()
+        b_done.set()
+
+    # the main thread's mode is not inherited by new threads (except where new threads copy their creator's
+    # context: free-threaded CPython >= 3.14, sys.flags.thread_inherit_context)
+    inherit = bool(getattr(sys.flags, "thread_inherit_context", False))
+    with cr.set_grad_enabled(inherit):
+        ta, tb = threading.Thread(target=thread_a), threading.Thread(target=thread_b)
+        ta.start()
+        tb.start()
+        ta.join(20)
+        tb.join(20)
+        assert cr.is_grad_enabled() == inherit
+    assert a_done.is_set() and b_done.is_set()
+    assert seen == {"a_mode": False, "b_mode": True, "b_rec": True, "b_after_backward": True, "a_rec": False,
+                    "a_after": True}
+    np.testing.assert_array_equal(x.grad.data, [2.0, 4.0])
+    assert cr.is_grad_enabled()
+
+
+def test_no_grad_decorator_in_two_threads_at_once():
+    """One decorated function running in two threads at once: each call gets its own context, so each
+    thread gets its own mode back (a stack shared by the calls would hand thread 1 thread 2's mode).
+    Order forced with events: 1 enters (its mode off), 2 enters (on), 1 leaves, 2 leaves."""
+    import threading
+
+    ev = {k: threading.Event() for k in ("in1", "in2", "out1")}
+    after = {}
+
+    @cr.no_grad()
+    def work(me):
+        assert not cr.is_grad_enabled()
+        if me == 1:
+            ev["in1"].set()
+            ev["in2"].wait(10)
+        else:
+            ev["in2"].set()
+            ev["out1"].wait(10)
+
+    def t1():
+        with cr.no_grad():
+            work(1)
+            after[1] = cr.is_grad_enabled()
+        ev["out1"].set()
+
+    def t2():
+        ev["in1"].wait(10)
+        work(2)
+        after[2] = cr.is_grad_enabled()
+
+    ts = [threading.Thread(target=t1), threading.Thread(target=t2)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join(20)
+    assert after == {1: False, 2: True} and cr.is_grad_enabled()
+
+
 def test_backward_accumulates_and_gradient_argument():
     x = cr.Tensor(np.array([1.0, 2.0, 3.0]), requires_grad=True)
     (x * x).sum().backward()
@@ -384,6 +466,72 @@ def test_hooks_and_retain_grad():
     np.testing.assert_allclose(x.grad.data, 2 * 3 * 2 * h.data)
     with pytest.raises(RuntimeError, match="does not require grad"):
         cr.Tensor([1.0]).register_hook(lambda g: g)
+    with pytest.raises(TypeError, match="callable"):
+        x.register_hook(None)
+
+
+def test_register_hook_returns_a_removable_handle():
+    """PyTorch's RemovableHandle: the hook runs until remove(); removing twice is harmless; the other
+    hooks (even the same function registered twice) stay; ``with handle:`` removes on exit."""
+    x = t64([1.0, 2.0])
+    calls = []
+
+    def double(g):
+        calls.append("double")
+        return g * 2
+
+    def count(g):
+        calls.append("count")
+
+    h1 = x.register_hook(double)
+    h2 = x.register_hook(count)
+    h3 = x.register_hook(double)
+    assert h1.id != h2.id != h3.id
+    (x * 1).sum().backward()
+    assert calls == ["double", "count", "double"]
+    np.testing.assert_array_equal(x.grad.data, [4.0, 4.0])
+    h1.remove()
+    h1.remove()  # harmless
+    calls.clear()
+    x.grad = None
+    (x * 1).sum().backward()
+    assert calls == ["count", "double"]
+    np.testing.assert_array_equal(x.grad.data, [2.0, 2.0])
+    h3.remove()
+    h2.remove()
+    calls.clear()
+    x.grad = None
+    (x * 1).sum().backward()
+    assert calls == [] and x._hooks is None
+    np.testing.assert_array_equal(x.grad.data, [1.0, 1.0])
+    # on a non-leaf, as a context manager, and a hook removing itself while it runs
+    y = x * 3
+    with y.register_hook(lambda g: g * 10):
+        pass
+    box = {}
+
+    def once(g):
+        box["h"].remove()
+        return g * 5
+
+    box["h"] = y.register_hook(once)
+    x.grad = None
+    y.sum().backward(retain_graph=True)
+    np.testing.assert_array_equal(x.grad.data, [15.0, 15.0])
+    x.grad = None
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad.data, [3.0, 3.0])
+    # the handle does not keep the tensor alive; removing after it is gone does nothing
+    import gc
+    import weakref
+
+    z = t64([1.0])
+    hz = z.register_hook(count)
+    ref = weakref.ref(z)
+    del z
+    gc.collect()
+    assert ref() is None
+    hz.remove()
 
 
 def test_backward_inputs_argument():
