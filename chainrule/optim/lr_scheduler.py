@@ -16,6 +16,8 @@ Closed forms, η₀ = the group's initial lr, e = ``last_epoch``:
 - ``LambdaLR``:          η₀·λ(e);   ``MultiplicativeLR``: η_e = η_{e−1}·λ(e)
 - ``SequentialLR``:      switch schedulers at milestones (e.g. warm-up then cosine, see
                          :func:`warmup_cosine`)
+- ``ChainedScheduler``:  step several schedules at once; their effects compose (η_e = η₀·Π_s f_s(e) for
+                         the multiplicative ones, e.g. ConstantLR warm-up × ExponentialLR decay)
 - ``ReduceLROnPlateau``: η ← max(η·factor, min_lr) after ``patience`` epochs without improvement
 - ``scale_lr(lr, b_old, b_new)``: batch-size scaling η·b_new/b_old (keeps η/b, the SGD temperature of
   REG-SGD-TEMPERATURE, fixed); ``rule='sqrt'`` gives η·√(b_new/b_old).
@@ -74,6 +76,32 @@ class LRScheduler:
     def get_last_lr(self) -> list:
         return list(self._last_lr)
 
+    # ------------------------------------------------- chainable (recursive) form, for ChainedScheduler
+    def _chain_factors(self, epoch: int) -> list | None:
+        """PyTorch's chainable form as factors: η_e = η_{e−1}·φ_e per group (η_{−1} = the rate before the
+        schedule), or None when the schedule has no chainable form (it then sets its closed form)."""
+        return None
+
+    def _chain_map(self, lrs: list, epoch: int) -> list:
+        """The group rates after this schedule's epoch ``epoch`` is applied to the rates ``lrs``."""
+        fs = self._chain_factors(epoch)
+        return [lr * f for lr, f in zip(lrs, fs)]
+
+    @property
+    def _chainable(self) -> bool:
+        return type(self)._chain_map is not LRScheduler._chain_map or \
+            type(self)._chain_factors is not LRScheduler._chain_factors
+
+    def _chain_step(self) -> None:
+        """One ``step()`` inside a :class:`ChainedScheduler`: scale the groups' *current* rates (so the
+        schedules compose, as PyTorch's recursive forms do), or set the closed form when there is no
+        chainable form (LambdaLR, CosineAnnealingWarmRestarts — PyTorch's behave the same)."""
+        if not self._chainable:
+            self.step()
+            return
+        self.last_epoch += 1
+        self._apply(self._chain_map([g["lr"] for g in self.optimizer.param_groups], self.last_epoch))
+
     def state_dict(self) -> dict:
         """Everything but the optimizer and callables (lr lambdas are code, not state)."""
         return {k: v for k, v in self.__dict__.items() if k != "optimizer" and not callable(v)
@@ -96,6 +124,10 @@ class StepLR(LRScheduler):
     def get_lr(self):
         return [b * self.gamma ** (self.last_epoch // self.step_size) for b in self.base_lrs]
 
+    def _chain_factors(self, epoch):
+        f = self.gamma if epoch > 0 and epoch % self.step_size == 0 else 1.0
+        return [f] * len(self.base_lrs)
+
 
 class MultiStepLR(LRScheduler):
     """η_e = η₀·γ^{#milestones ≤ e}.  MultiStepLR([150], 0.1) from 0.1: 0.1 for epochs 0–149, 0.01
@@ -114,6 +146,10 @@ class MultiStepLR(LRScheduler):
         k = bisect.bisect_right(self.milestones, self.last_epoch)
         return [b * self.gamma ** k for b in self.base_lrs]
 
+    def _chain_factors(self, epoch):
+        k = self.milestones.count(epoch)  # a repeated milestone decays k times
+        return [self.gamma ** k if k else 1.0] * len(self.base_lrs)
+
 
 class ExponentialLR(LRScheduler):
     """η_e = η₀·γ^e."""
@@ -125,6 +161,9 @@ class ExponentialLR(LRScheduler):
 
     def get_lr(self):
         return [b * self.gamma ** self.last_epoch for b in self.base_lrs]
+
+    def _chain_factors(self, epoch):
+        return [self.gamma if epoch > 0 else 1.0] * len(self.base_lrs)
 
 
 class InverseTimeLR(LRScheduler):
@@ -142,6 +181,10 @@ class InverseTimeLR(LRScheduler):
     def get_lr(self):
         return [b / (1 + self.decay * self.last_epoch) ** self.power for b in self.base_lrs]
 
+    def _chain_factors(self, epoch):
+        f = ((1 + self.decay * (epoch - 1)) / (1 + self.decay * epoch)) ** self.power if epoch > 0 else 1.0
+        return [f] * len(self.base_lrs)
+
 
 class PolynomialLR(LRScheduler):
     """η_e = η₀·(1 − min(e, T)/T)^p with T = ``total_iters``."""
@@ -155,6 +198,11 @@ class PolynomialLR(LRScheduler):
     def get_lr(self):
         f = (1.0 - min(self.total_iters, self.last_epoch) / self.total_iters) ** self.power
         return [b * f for b in self.base_lrs]
+
+    def _chain_factors(self, epoch):
+        T = self.total_iters
+        f = 1.0 if epoch == 0 or epoch > T else ((1.0 - epoch / T) / (1.0 - (epoch - 1) / T)) ** self.power
+        return [f] * len(self.base_lrs)
 
 
 class CosineAnnealingLR(LRScheduler):
@@ -170,6 +218,17 @@ class CosineAnnealingLR(LRScheduler):
     def get_lr(self):
         c = (1 + math.cos(math.pi * self.last_epoch / self.T_max)) / 2
         return [self.eta_min + (b - self.eta_min) * c for b in self.base_lrs]
+
+    def _chain_map(self, lrs, epoch):
+        """PyTorch's recursive form: η_e − η_min = (η_{e−1} − η_min)·(1 + cos(πe/T))/(1 + cos(π(e−1)/T)),
+        and at the restart points of its periodic continuation η_e = η_{e−1} + (η₀ − η_min)(1 − cos(π/T))/2."""
+        T, mn = self.T_max, self.eta_min
+        if epoch == 0:
+            return list(lrs)
+        if (epoch - 1 - T) % (2 * T) == 0:
+            return [lr + (b - mn) * (1 - math.cos(math.pi / T)) / 2 for lr, b in zip(lrs, self.base_lrs)]
+        r = (1 + math.cos(math.pi * epoch / T)) / (1 + math.cos(math.pi * (epoch - 1) / T))
+        return [r * (lr - mn) + mn for lr in lrs]
 
 
 class CosineAnnealingWarmRestarts(LRScheduler):
@@ -233,6 +292,16 @@ class LinearLR(LRScheduler):
             / self.total_iters
         return [b * f for b in self.base_lrs]
 
+    def _chain_factors(self, epoch):
+        s, e, T = self.start_factor, self.end_factor, self.total_iters
+        if epoch == 0:
+            f = s
+        elif epoch > T:
+            f = 1.0
+        else:
+            f = 1.0 + (e - s) / (T * s + (epoch - 1) * (e - s))
+        return [f] * len(self.base_lrs)
+
 
 class ConstantLR(LRScheduler):
     """η_e = η₀·factor for e < total_iters, then η₀."""
@@ -246,6 +315,18 @@ class ConstantLR(LRScheduler):
     def get_lr(self):
         f = self.factor if self.last_epoch < self.total_iters else 1.0
         return [b * f for b in self.base_lrs]
+
+    def _chain_factors(self, epoch):
+        if epoch == 0:
+            f = self.factor
+        elif epoch == self.total_iters:
+            if self.factor == 0:
+                raise ZeroDivisionError("ConstantLR(factor=0) cannot be chained: leaving the constant phase would "
+                                        "divide the chained rate by 0; use a small positive factor")
+            f = 1.0 / self.factor
+        else:
+            f = 1.0
+        return [f] * len(self.base_lrs)
 
 
 class LambdaLR(LRScheduler):
@@ -280,6 +361,9 @@ class MultiplicativeLR(LRScheduler):
         if self.last_epoch > 0:
             return [g["lr"] * f(self.last_epoch) for g, f in zip(self.optimizer.param_groups, self.lr_lambdas)]
         return [g["lr"] for g in self.optimizer.param_groups]
+
+    def _chain_factors(self, epoch):
+        return [f(epoch) if epoch > 0 else 1.0 for f in self.lr_lambdas]
 
 
 class SequentialLR(LRScheduler):
@@ -326,6 +410,81 @@ class SequentialLR(LRScheduler):
     def load_state_dict(self, sd: dict) -> None:
         sd = dict(sd)
         subs = sd.pop("_schedulers")
+        self.__dict__.update(sd)
+        for s, d in zip(self._schedulers, subs):
+            s.load_state_dict(d)
+
+
+class ChainedScheduler(LRScheduler):
+    """Step several schedulers of one optimizer together: ``step()`` steps each in order, and their effects
+    compose (PyTorch's ChainedScheduler and the schedules' chainable forms).  For the multiplicative
+    schedules (StepLR, MultiStepLR, ExponentialLR, LinearLR, ConstantLR, PolynomialLR, MultiplicativeLR,
+    InverseTimeLR) the rate is the product of their factors, η_e = η₀·Π_s f_s(e), f_s(e) = η_s(e)/η₀;
+    CosineAnnealingLR scales η − η_min; LambdaLR and CosineAnnealingWarmRestarts set their closed form
+    (anything stepped before them in the chain is overwritten), as in PyTorch.
+
+    Example: ``ChainedScheduler([ConstantLR(opt, factor=0.1, total_iters=20), ExponentialLR(opt, 0.9)])``
+    from η₀ = 0.05 gives 0.005·0.9^e for e < 20 and 0.05·0.9^e from e = 20 on.
+
+    The schedulers are built first, as usual (here each one sets its own closed form when built);
+    constructing the ChainedScheduler sets the chained rate of their current epoch (0 when fresh).
+    ``state_dict`` holds its own state and every scheduler's.
+    """
+
+    def __init__(self, schedulers: Sequence[LRScheduler], optimizer: Optimizer | None = None):
+        schedulers = list(schedulers)
+        if not schedulers:
+            raise ValueError("ChainedScheduler expects at least one scheduler to be chained, got none")
+        optimizer = optimizer if optimizer is not None else getattr(schedulers[0], "optimizer", None)
+        _check_optimizer(optimizer)
+        for i, s in enumerate(schedulers):
+            if isinstance(s, ReduceLROnPlateau):
+                raise ValueError(f"ChainedScheduler does not support ReduceLROnPlateau (index {i}): it needs the "
+                                 "metric in step(metric); step it yourself next to the ChainedScheduler")
+            if isinstance(s, SequentialLR | ChainedScheduler):
+                raise ValueError(f"ChainedScheduler cannot chain a {type(s).__name__} (index {i}): its schedules "
+                                 "are set in closed form; chain the inner schedulers directly instead")
+            if not isinstance(s, LRScheduler):
+                raise TypeError(f"ChainedScheduler expects learning-rate schedulers, got {type(s).__name__} at "
+                                f"index {i}")
+            if s.optimizer is not optimizer:
+                raise ValueError(f"ChainedScheduler expects all schedulers to belong to the same optimizer, but "
+                                 f"the {type(s).__name__} at index {i} has another one")
+        self.optimizer = optimizer
+        self._schedulers = schedulers
+        self.base_lrs = [g["initial_lr"] for g in optimizer.param_groups]
+        self.last_epoch = max(s.last_epoch for s in schedulers)
+        # replay the chain epoch by epoch from η₀ (the schedulers set their own closed forms when built)
+        lrs = list(self.base_lrs)
+        for e in range(self.last_epoch + 1):
+            for s in schedulers:
+                if s._chainable:
+                    if e <= s.last_epoch:
+                        lrs = s._chain_map(lrs, e)
+                elif e == s.last_epoch:  # closed form: only its last application counts
+                    lrs = s.get_lr()
+        for s in schedulers:
+            s._apply(lrs)
+        self._apply(lrs)
+
+    def step(self) -> None:
+        """Step every scheduler once, in order."""
+        for s in self._schedulers:
+            s._chain_step()
+        self.last_epoch += 1
+        self._last_lr = [g["lr"] for g in self.optimizer.param_groups]
+
+    def state_dict(self) -> dict:
+        sd = {k: v for k, v in self.__dict__.items() if k not in ("optimizer", "_schedulers")}
+        sd["_schedulers"] = [s.state_dict() for s in self._schedulers]
+        return sd
+
+    def load_state_dict(self, sd: dict) -> None:
+        sd = dict(sd)
+        subs = sd.pop("_schedulers")
+        if len(subs) != len(self._schedulers):
+            raise ValueError(f"the saved ChainedScheduler has {len(subs)} schedulers, this one "
+                             f"{len(self._schedulers)}; build the same chain before loading")
         self.__dict__.update(sd)
         for s, d in zip(self._schedulers, subs):
             s.load_state_dict(d)

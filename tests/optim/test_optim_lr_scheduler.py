@@ -184,3 +184,91 @@ def test_scheduler_errors():
     with pytest.raises(TypeError, match="Optimizer"):
         lrs.StepLR(object(), 3)
     assert math.isfinite(opt.param_groups[0]["lr"])
+
+
+# ----------------------------------------------------------------------------- ChainedScheduler
+_T = torch.optim.lr_scheduler
+CHAINS = {
+    "ConstantLR + ExponentialLR": (
+        lambda o: [lrs.ConstantLR(o, factor=0.1, total_iters=7), lrs.ExponentialLR(o, 0.9)],
+        lambda o: [_T.ConstantLR(o, factor=0.1, total_iters=7), _T.ExponentialLR(o, 0.9)]),
+    "LinearLR + StepLR": (
+        lambda o: [lrs.LinearLR(o, start_factor=0.2, end_factor=0.9, total_iters=6), lrs.StepLR(o, 4, 0.5)],
+        lambda o: [_T.LinearLR(o, start_factor=0.2, end_factor=0.9, total_iters=6), _T.StepLR(o, 4, 0.5)]),
+    "MultiStepLR + PolynomialLR + MultiplicativeLR": (
+        lambda o: [lrs.MultiStepLR(o, [3, 8, 8], 0.5), lrs.PolynomialLR(o, total_iters=15, power=1.5),
+                   lrs.MultiplicativeLR(o, lambda e: 0.97)],
+        lambda o: [_T.MultiStepLR(o, [3, 8, 8], 0.5), _T.PolynomialLR(o, total_iters=15, power=1.5),
+                   _T.MultiplicativeLR(o, lambda e: 0.97)]),
+    "LinearLR + CosineAnnealingLR": (  # cosine scales η − η_min, and restarts beyond T_max
+        lambda o: [lrs.LinearLR(o, start_factor=0.5, total_iters=4), lrs.CosineAnnealingLR(o, T_max=6, eta_min=1e-3)],
+        lambda o: [_T.LinearLR(o, start_factor=0.5, total_iters=4), _T.CosineAnnealingLR(o, T_max=6, eta_min=1e-3)]),
+    "ExponentialLR + LambdaLR": (  # LambdaLR sets its closed form: what comes before it is overwritten
+        lambda o: [lrs.ExponentialLR(o, 0.8), lrs.LambdaLR(o, lambda e: 1 / (1 + e))],
+        lambda o: [_T.ExponentialLR(o, 0.8), _T.LambdaLR(o, lambda e: 1 / (1 + e))]),
+    "CosineAnnealingWarmRestarts + ConstantLR": (
+        lambda o: [lrs.CosineAnnealingWarmRestarts(o, T_0=4, T_mult=2), lrs.ConstantLR(o, factor=0.5, total_iters=3)],
+        lambda o: [_T.CosineAnnealingWarmRestarts(o, T_0=4, T_mult=2), _T.ConstantLR(o, factor=0.5, total_iters=3)]),
+}
+
+
+@pytest.mark.parametrize("name", list(CHAINS))
+def test_chained_scheduler_matches_torch(name):
+    # spec: OPT-LR-SCHEDULE  several schedules stepped together compose (PyTorch's ChainedScheduler), two groups
+    opt, opt_t = _pair(lr=0.05)
+    mk, mk_t = CHAINS[name]
+    s = lrs.ChainedScheduler(mk(opt))
+    s_t = _T.ChainedScheduler(mk_t(opt_t), optimizer=opt_t)
+    seen = []
+    for e in range(21):
+        np.testing.assert_allclose(s.get_last_lr(), s_t.get_last_lr(), rtol=1e-12, atol=0, err_msg=f"epoch {e}")
+        np.testing.assert_allclose([g["lr"] for g in opt.param_groups], [g["lr"] for g in opt_t.param_groups],
+                                   rtol=1e-12, atol=0, err_msg=f"epoch {e}")
+        seen.append(opt.param_groups[0]["lr"])
+        opt.step()
+        opt_t.step()
+        s.step()
+        s_t.step()
+    assert len({round(v, 14) for v in seen}) > 5
+
+
+def test_chained_scheduler_closed_form_and_state_dict():
+    # spec: OPT-LR-SCHEDULE  η_e = η₀·Π f_s(e); state_dict covers every scheduler
+    def make():
+        w = cr.Tensor(np.zeros(1), requires_grad=True)
+        opt = optim.SGD([w], lr=np.array([0.05, 0.1]))  # per-weight rates are scaled elementwise
+        return opt, lrs.ChainedScheduler([lrs.ConstantLR(opt, factor=0.1, total_iters=20),
+                                          lrs.ExponentialLR(opt, gamma=0.9)])
+    opt, s = make()
+    for e in range(25):
+        want = np.array([0.05, 0.1]) * (0.1 if e < 20 else 1.0) * 0.9 ** e
+        np.testing.assert_allclose(opt.param_groups[0]["lr"], want, rtol=1e-12)
+        s.step()
+    opt, s = make()
+    for _ in range(15):
+        s.step()
+    sd, osd = s.state_dict(), opt.state_dict()
+    assert [d["last_epoch"] for d in sd["_schedulers"]] == [15, 15]
+    opt2, s2 = make()
+    opt2.load_state_dict(osd)
+    s2.load_state_dict(sd)
+    for _ in range(10):
+        s.step()
+        s2.step()
+        np.testing.assert_array_equal(s.get_last_lr()[0], s2.get_last_lr()[0])
+    np.testing.assert_allclose(s2.get_last_lr()[0], np.array([0.05, 0.1]) * 0.9 ** 25, rtol=1e-12)
+
+
+def test_chained_scheduler_errors():
+    w = cr.Tensor(np.zeros(1), requires_grad=True)
+    opt, other = optim.SGD([w], lr=0.1), optim.SGD([w], lr=0.1)
+    with pytest.raises(ValueError, match="at least one"):
+        lrs.ChainedScheduler([])
+    with pytest.raises(ValueError, match="same optimizer"):
+        lrs.ChainedScheduler([lrs.StepLR(opt, 3), lrs.StepLR(other, 3)])
+    with pytest.raises(ValueError, match="ReduceLROnPlateau"):
+        lrs.ChainedScheduler([lrs.StepLR(opt, 3), lrs.ReduceLROnPlateau(opt)])
+    with pytest.raises(ValueError, match="SequentialLR"):
+        lrs.ChainedScheduler([lrs.warmup_cosine(opt, 2, 10)])
+    with pytest.raises(TypeError, match="schedulers"):
+        lrs.ChainedScheduler([lrs.StepLR(opt, 3), object()], optimizer=opt)
