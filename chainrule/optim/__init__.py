@@ -6,7 +6,8 @@ Momentum (the notes' velocity / EMA forms), DeltaDelta, DeltaBarDelta, Adagrad, 
 Adam, AdamW, Quickprop, Rprop.  Second order / full batch: Newton, GaussNewton, LevenbergMarquardt,
 ConjugateGradient, LBFGS.  ``line_search``: armijo, strong_wolfe.  ``lr_scheduler``: StepLR,
 MultiStepLR, ExponentialLR, CosineAnnealingLR, CosineAnnealingWarmRestarts, LinearLR, LambdaLR,
-ReduceLROnPlateau, ..., scale_lr.
+ReduceLROnPlateau, SequentialLR, ChainedScheduler, ..., scale_lr.
+Frozen parameters (requires_grad=False) are accepted and skipped, as in PyTorch (see ``Optimizer``).
 """
 
 from . import functions, line_search, lr_scheduler

@@ -27,7 +27,8 @@ class ConjugateGradient(Optimizer):
 
     ``step(closure)`` (closure: zero_grad, loss, backward, return loss — as for LBFGS) runs up to
     ``max_iter`` iterations (default 1), stopping early when max|g| ≤ ``tolerance_grad`` or the change
-    in w or R is below ``tolerance_change``.
+    in w or R is below ``tolerance_change``.  The variables are the parameters that require grad (frozen
+    ones are left alone); if that set changes between steps the method restarts from d = −g.
     """
 
     def __init__(self, params, lr: float = 1.0, beta: str = "PR", restart: int | None = None,
@@ -55,7 +56,7 @@ class ConjugateGradient(Optimizer):
             raise RuntimeError("ConjugateGradient needs step(closure): the closure must zero the gradients, "
                                "compute the loss, call backward() and return the loss")
         grp = self.param_groups[0]
-        st = self.state.setdefault(grp["params"][0], {})
+        st = self._global_state()
         st.setdefault("n_iter", 0)
         st.setdefault("func_evals", 0)
         restart = grp["restart"] or self._numel()
@@ -70,6 +71,10 @@ class ConjugateGradient(Optimizer):
         f = self._sign() * float(orig_loss)
         g = self._gather_flat_grad()
         st["func_evals"] += 1
+        # the trainable parameters changed since the last step: the stored direction is for another vector
+        fresh = st.get("d") is not None and st["d"].size != g.size
+        if fresh:
+            st["d"] = st["g_prev"] = None
         for _ in range(grp["max_iter"]):
             if np.abs(g).max() <= grp["tolerance_grad"]:
                 break
@@ -87,7 +92,7 @@ class ConjugateGradient(Optimizer):
                 if since >= restart or float(g @ d) >= 0:
                     d, since = -g, 0
             gtd = float(g @ d)
-            if st["n_iter"] == 0 or "t" not in st:
+            if st["n_iter"] == 0 or "t" not in st or fresh:
                 t0 = min(1.0, 1.0 / float(np.abs(g).sum())) * grp["lr"]
             else:
                 t0 = st["t"] * st["gtd"] / gtd
@@ -100,6 +105,7 @@ class ConjugateGradient(Optimizer):
             st["func_evals"] += n
             st["n_iter"] += 1
             st.update(d=d, g_prev=g, since_restart=since, t=t, gtd=gtd)
+            fresh = False
             done = np.abs(d * t).max() <= grp["tolerance_change"] or abs(f_new - f) < grp["tolerance_change"]
             f, g = f_new, g_new
             if t == 0:

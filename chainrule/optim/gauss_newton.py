@@ -29,7 +29,8 @@ class GaussNewton(Optimizer):
 
     API: ``GaussNewton(params, residual_fn)``; ``step()`` evaluates ``residual_fn()`` (or ``step(closure)``
     with a closure returning the residuals / ``(outputs, loss_fn)``) — computed from the parameters,
-    *without* calling backward().  Returns R before the step (a float).
+    *without* calling backward().  Returns R before the step (a float).  w (and W) are the parameters
+    that require grad; frozen ones are constants.
     """
 
     def __init__(self, params, residual_fn: Callable | None = None, lr: float = 1.0, damping: float = 0.0,
@@ -72,7 +73,7 @@ class GaussNewton(Optimizer):
                 delta = np.linalg.lstsq(J, -r, rcond=None)[0]
             else:
                 delta = np.linalg.lstsq(A, b, rcond=None)[0]
-        st = self.state.setdefault(params[0], {})
+        st = self._global_state()
         st["n_iter"] = st.get("n_iter", 0) + 1
         st["lstsq_fallback"] = bool(fallback)
         self._add_flat(group["lr"], delta.astype(params[0].dtype))

@@ -62,7 +62,7 @@ class GD(Optimizer):
                                            x0, float(self.param_groups[0]["lr"]), d, f, g, gtd,
                                            **self.line_search_kwargs)
         self._add_flat(t, d)
-        st = self.state.setdefault(self.param_groups[0]["params"][0], {})
+        st = self._global_state()
         st["t"] = t
         st["func_evals"] = st.get("func_evals", 0) + 1 + n
         return loss

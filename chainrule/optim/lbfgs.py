@@ -22,7 +22,8 @@ class LBFGS(Optimizer):
     iterations and at most ``max_eval`` (default ⌊1.25·max_iter⌋) closure evaluations, stopping when
     max|g| ≤ ``tolerance_grad``, when gᵀd > −``tolerance_change``, or when the step max|t·d| or the change
     of R falls below ``tolerance_change``.  Returns the loss from the first evaluation.  One parameter
-    group only (all parameters are treated as one vector).
+    group only (all parameters that require grad are treated as one vector; frozen ones are left alone,
+    and the history restarts if that set changes between steps).
 
     As in PyTorch, the line search may use only ``max_eval`` − (evaluations so far) evaluations: with
     ``max_iter=1`` and the default ``max_eval`` (= 1) it cannot search at all and stalls at t = 0 once the
@@ -62,7 +63,7 @@ class LBFGS(Optimizer):
         line_search_fn, history_size = group["line_search_fn"], group["history_size"]
         sign = self._sign()
 
-        state = self.state.setdefault(group["params"][0], {})
+        state = self._global_state()
         state.setdefault("func_evals", 0)
         state.setdefault("n_iter", 0)
 
@@ -78,12 +79,16 @@ class LBFGS(Optimizer):
         old_dirs, old_stps, ro = state.get("old_dirs"), state.get("old_stps"), state.get("ro")
         H_diag, prev_flat_grad = state.get("H_diag"), state.get("prev_flat_grad")
         prev_loss = state.get("prev_loss")
+        # a fresh start: the first step ever, or the trainable parameters changed (the stored pairs
+        # belong to another variable vector)
+        fresh = state["n_iter"] == 0 or prev_flat_grad is None or prev_flat_grad.size != flat_grad.size
 
         n_iter = 0
         while n_iter < max_iter:
             n_iter += 1
             state["n_iter"] += 1
-            if state["n_iter"] == 1:
+            first = fresh and n_iter == 1
+            if first:
                 d = -flat_grad
                 old_dirs, old_stps, ro = [], [], []
                 H_diag = 1.0
@@ -113,7 +118,7 @@ class LBFGS(Optimizer):
 
             prev_flat_grad = flat_grad.copy()
             prev_loss = loss
-            if state["n_iter"] == 1:
+            if first:
                 t = min(1.0, 1.0 / float(np.abs(flat_grad).sum())) * lr
             else:
                 t = lr

@@ -30,7 +30,8 @@ class LevenbergMarquardt(Optimizer):
     call) and returns R before it.  ``step(closure)`` uses a closure returning the residuals instead.
     State (``opt.lm_state``): ``lambda``, ``n_iter`` (accepted iterations), ``n_evals`` (residual
     evaluations), ``converged``, ``failed``, ``history`` (R after every accepted iteration).
-    For a model: ``residual_fn = lambda: (model(X) - Y).reshape(-1)``.
+    For a model: ``residual_fn = lambda: (model(X) - Y).reshape(-1)``.  w (and W) are the parameters that
+    require grad; frozen ones are constants.
     """
 
     def __init__(self, params, residual_fn: Callable | None = None, lambda0: float = 1e-3, up: float = 10.0,
@@ -57,7 +58,7 @@ class LevenbergMarquardt(Optimizer):
 
     @property
     def lm_state(self) -> dict:
-        return self.state.setdefault(self.param_groups[0]["params"][0], {})
+        return self._global_state()
 
     def step(self, closure: Callable | None = None) -> float:
         fn = closure if closure is not None else self.residual_fn

@@ -180,7 +180,8 @@ def line_search(params: Sequence[Tensor], closure: Callable, direction: Sequence
     """Search along ``direction`` (default −∇R) for the parameters ``params`` and move them there.
 
     ``closure`` recomputes the loss and its gradients (zero_grad, forward, backward, return loss), as
-    for ``Optimizer.step``.  ``direction``: a flat array or one array per parameter.  Returns
+    for ``Optimizer.step``.  ``direction``: a flat array or one array per parameter (over the parameters
+    that require grad; frozen ones stay fixed and their entries of a per-parameter list are ignored).  Returns
     (t, R(w + t d)).  Keyword arguments go to the search (c1, c2, rho, max_ls, ...).
     """
     from .optimizer import Optimizer
@@ -189,7 +190,8 @@ def line_search(params: Sequence[Tensor], closure: Callable, direction: Sequence
         def step(self, closure: Callable | None = None):  # pragma: no cover - never called
             raise NotImplementedError
 
-    opt = _Holder(list(params), {})
+    params = list(params)
+    opt = _Holder(params, {})
     f = float(opt._eval_closure(closure))
     g = opt._gather_flat_grad()
     if direction is None:
@@ -197,9 +199,13 @@ def line_search(params: Sequence[Tensor], closure: Callable, direction: Sequence
     elif isinstance(direction, np.ndarray):
         d = np.asarray(direction, dtype=g.dtype).ravel()
     else:
+        direction = list(direction)
+        if len(direction) == len(params):  # one entry per parameter: frozen ones are not variables
+            direction = [v for v, p in zip(direction, params) if p.requires_grad]
         d = np.concatenate([np.asarray(getattr(v, "data", v), dtype=g.dtype).ravel() for v in direction])
     if d.size != g.size:
-        raise ValueError(f"direction has {d.size} entries but the parameters have {g.size}")
+        raise ValueError(f"direction has {d.size} entries but the parameters that require grad have {g.size} "
+                         "(frozen parameters are not variables: a flat direction covers only the trainable ones)")
     gtd = float(g @ d)
     if gtd >= 0:
         raise ValueError(f"the direction is not a descent direction (gᵀd = {gtd:.3g} >= 0); use −gradient or "

@@ -14,8 +14,9 @@ from .optimizer import Optimizer, check_lr, check_range
 class Newton(Optimizer):
     r"""Newton's method for small models (up to ~10⁴ parameters).  (spec: OPT-NEWTON, AD-HESSIAN)
 
-    Each ``step(closure)`` computes R, g = ∇R and the exact Hessian H = ∇²R over all parameters
-    (concatenated, W × W) by double backward, then solves — never with an explicit inverse —
+    Each ``step(closure)`` computes R, g = ∇R and the exact Hessian H = ∇²R over the parameters that
+    require grad (concatenated, W × W; frozen ones are constants) by double backward, then solves — never
+    with an explicit inverse —
 
         (H + λI + τI) δ = −g,       w ← w + η δ
 
@@ -73,7 +74,7 @@ class Newton(Optimizer):
             delta, tau = so.solve_abs_eig(A, -g)
         else:
             delta, tau = so.solve_modified_cholesky(A, -g)
-        st = self.state.setdefault(params[0], {})
+        st = self._global_state()
         st["n_iter"] = st.get("n_iter", 0) + 1
         st["tau"] = tau
         ls = group["line_search_fn"]

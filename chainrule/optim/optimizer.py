@@ -101,6 +101,19 @@ class Optimizer:
     Subclasses implement ``step(closure=None)``; the helpers ``_grad`` (g with ``maximize`` applied),
     ``_eval_closure`` and the flat-vector helpers (``_flat_params``, ``_gather_flat_grad``,
     ``_add_flat``, ``_set_flat``) are shared by the first- and second-order methods.
+
+    **Frozen parameters and missing gradients** (as in PyTorch).  Parameters with ``requires_grad=False``
+    may be passed.  The per-parameter methods (SGD, Adam, Rprop, Quickprop, delta-bar-delta, ...) skip,
+    in ``step()``, every parameter whose ``.grad`` is None (a frozen layer, a branch the loss did not
+    use): it is not moved and its state (momentum buffer, step count t, per-weight rates) is left as it
+    was.  The whole-vector methods (LBFGS, ConjugateGradient, GD with a line search, Newton,
+    GaussNewton, LevenbergMarquardt, ``line_search``) take as variables w the parameters that require
+    grad at the time of the step (concatenated in group order); the others are constants, never written.
+    A parameter that requires grad but got no gradient from the closure counts as g = 0 there.  If the
+    set of trainable parameters changes between steps, LBFGS and ConjugateGradient restart their
+    history (first-iteration rules).  Optimizer-wide state (LBFGS's history, LM's λ, ...) is kept, as in
+    PyTorch, under the first parameter of the group, frozen or not.  ``state_dict`` numbers all
+    parameters, frozen ones included, so it round-trips either way.
     """
 
     def __init__(self, params, defaults: dict):
@@ -124,9 +137,8 @@ class Optimizer:
         for p in ps:
             if not isinstance(p, Tensor):
                 raise TypeError(f"optimizer can only optimize Tensors, got {type(p).__name__}")
-            if not p.requires_grad:
-                raise ValueError("optimizing a tensor that does not require grad; set requires_grad=True "
-                                 "or leave it out of the optimizer")
+            # frozen parameters (requires_grad=False) are accepted, as in PyTorch: step() skips every
+            # parameter without a gradient (see the class docstring)
         seen = {id(p) for g in self.param_groups for p in g["params"]}
         if any(id(p) in seen for p in ps):
             raise ValueError("some parameters appear in more than one parameter group")
@@ -180,7 +192,12 @@ class Optimizer:
 
     # -------------------------------------------------------- flat-vector helpers (second order)
     def _flat_params(self) -> list[Tensor]:
-        return [p for g in self.param_groups for p in g["params"]]
+        """The variables of the whole-vector methods: the parameters that require grad, in group order."""
+        ps = [p for g in self.param_groups for p in g["params"] if p.requires_grad]
+        if not ps:
+            raise ValueError(f"{type(self).__name__}: none of the optimizer's parameters requires grad (all are "
+                             "frozen), so there is nothing to optimize; unfreeze some with requires_grad_(True)")
+        return ps
 
     def _numel(self) -> int:
         return sum(p.size for p in self._flat_params())
@@ -189,16 +206,26 @@ class Optimizer:
         return np.concatenate([p.data.ravel() for p in self._flat_params()])
 
     def _gather_flat_grad(self) -> np.ndarray:
-        """The concatenated gradient (zeros for parameters without one), maximize applied per group."""
+        """The concatenated gradient over ``_flat_params()`` (zeros for a parameter without one),
+        maximize applied per group."""
         views = []
         for grp in self.param_groups:
             for p in grp["params"]:
+                if not p.requires_grad:
+                    continue
                 if p.grad is None:
                     views.append(np.zeros(p.size, dtype=p.dtype))
                 else:
                     g = p.grad.data.ravel()
                     views.append(-g if grp.get("maximize") else g)
+        if not views:
+            self._flat_params()  # raises the error for "all frozen"
         return np.concatenate(views)
+
+    def _global_state(self) -> dict:
+        """Optimizer-wide state of the whole-vector methods, kept under the group's first parameter
+        (PyTorch's convention), so ``state_dict`` carries it."""
+        return self.state.setdefault(self.param_groups[0]["params"][0], {})
 
     def _add_flat(self, t: float, d: np.ndarray) -> None:
         """w ← w + t·d for the flat vector d (in place, version bumped)."""

@@ -485,8 +485,11 @@ def test_base_class_errors():
         optim.SGD([], lr=0.1)
     with pytest.raises(TypeError, match="iterable"):
         optim.SGD(param((1.0,)), lr=0.1)
-    with pytest.raises(ValueError, match="does not require grad"):
-        optim.SGD([cr.Tensor(np.ones(2))], lr=0.1)
+    frozen = cr.Tensor(np.ones(2))  # accepted (PyTorch): step() skips it, it has no gradient
+    optim.SGD([frozen], lr=0.1).step()
+    np.testing.assert_array_equal(frozen.data, np.ones(2))
+    with pytest.raises(ValueError, match="none of the optimizer's parameters requires grad"):
+        optim.LBFGS([frozen]).step(lambda: 0.0)
     a = param((1.0,))
     with pytest.raises(ValueError, match="more than one"):
         optim.SGD([{"params": [a]}, {"params": [a]}], lr=0.1)
