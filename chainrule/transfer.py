@@ -45,8 +45,8 @@ def freeze(model: Module, upto: str | None = None, names: Iterable[str] | None =
     ``upto``: a submodule name (e.g. ``'classifier.fc2'``, the head): freeze every parameter listed before
     that module's first parameter in ``named_parameters()`` order, not including it.  ``names``: freeze
     exactly the parameters under these module/parameter prefixes.  Neither: freeze all parameters.
-    Build the optimizer on ``trainable_parameters(model)`` (chainrule's optimizers refuse tensors without
-    ``requires_grad``); an optimizer built before freezing skips them, since they get no gradient."""
+    Optimizers skip frozen parameters (they get no gradient, as in PyTorch), whether built before or after
+    freezing; building them on ``trainable_parameters(model)`` keeps no state for the frozen ones."""
     params = list(model.named_parameters())
     if upto is not None and names is not None:
         raise ValueError("freeze: pass either upto= or names=, not both")
