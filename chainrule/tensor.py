@@ -75,9 +75,28 @@ def enable_grad() -> _GradMode:
     return _GradMode(True)
 
 
+class _SetGradEnabled(_GradMode):
+    """``set_grad_enabled(mode)``: switches at once (a plain call ``set_grad_enabled(False)`` turns recording
+    off until switched back, as in PyTorch); as a ``with`` block it restores the mode it found."""
+
+    def __init__(self, mode: bool):
+        super().__init__(mode)
+        self._before = _recording()
+        _set_recording(self.mode)
+
+    def __enter__(self):
+        self._prev.append(self._before if not self._prev else _recording())
+        _set_recording(self.mode)
+
+    def __call__(self, func):  # used as a decorator: undo the switch made at construction
+        _set_recording(self._before)
+        return super().__call__(func)
+
+
 def set_grad_enabled(mode: bool) -> _GradMode:
-    """Context manager / decorator: recording on (True) or off (False) in the calling thread."""
-    return _GradMode(mode)
+    """Recording on (True) or off (False) in the calling thread: at once when called, restored at the end of
+    a ``with set_grad_enabled(...)`` block; also a decorator."""
+    return _SetGradEnabled(mode)
 
 
 def _freed_vjp(*_):

@@ -667,3 +667,34 @@ def test_same_seed_same_run():
     """manual_seed(n): initialisation, data and dropout masks repeat exactly."""
     assert _short_run(3) == _short_run(3)
     assert _short_run(3) != _short_run(4)
+
+
+def test_set_grad_enabled_switches_at_once_and_restores_in_a_with_block():
+    # PyTorch semantics: a plain call switches recording until switched back; a with block restores the
+    # mode it found; used as a decorator it switches only inside the call
+    x = cr.Tensor([1.0, 2.0], requires_grad=True)
+    try:
+        cr.set_grad_enabled(False)
+        assert not cr.is_grad_enabled() and not (x * 2).requires_grad
+        cr.set_grad_enabled(True)
+        assert cr.is_grad_enabled() and (x * 2).requires_grad
+        with cr.set_grad_enabled(False):
+            assert not cr.is_grad_enabled()
+            with cr.set_grad_enabled(True):
+                assert cr.is_grad_enabled()
+            assert not cr.is_grad_enabled()
+        assert cr.is_grad_enabled()
+
+        @cr.set_grad_enabled(False)
+        def f(t):
+            return (t * 2).requires_grad
+
+        assert cr.is_grad_enabled() and f(x) is False and cr.is_grad_enabled()
+    finally:
+        cr.set_grad_enabled(True)
+
+
+def test_optimizer_rejects_a_non_leaf_tensor():
+    w = cr.Tensor([1.0], requires_grad=True)
+    with pytest.raises(ValueError, match="non-leaf"):
+        cr.optim.SGD([w * 2], lr=0.1)

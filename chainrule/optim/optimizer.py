@@ -137,6 +137,9 @@ class Optimizer:
         for p in ps:
             if not isinstance(p, Tensor):
                 raise TypeError(f"optimizer can only optimize Tensors, got {type(p).__name__}")
+            if not p.is_leaf:
+                raise ValueError("can't optimize a non-leaf Tensor (one computed by an op); optimize the leaf it "
+                                 "came from, or pass x.detach().requires_grad_() as a new parameter")
             # frozen parameters (requires_grad=False) are accepted, as in PyTorch: step() skips every
             # parameter without a gradient (see the class docstring)
         seen = {id(p) for g in self.param_groups for p in g["params"]}
