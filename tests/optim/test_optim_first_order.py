@@ -521,3 +521,27 @@ def test_minibatch_gradients_average_to_the_full_gradient():
     grad_of(np.arange(24))
     opt.step()
     np.testing.assert_allclose(w.data, w0 - 0.1 * full, rtol=1e-15)
+
+
+def test_adam_chunked_update_of_large_tensors_is_bitwise_the_whole_tensor_update(monkeypatch):
+    # the cache-sized chunks of a large tensor's Adam/AdamW update change nothing but speed
+    from chainrule.optim import adam as adam_mod
+    rng = np.random.default_rng(0)
+    w0 = rng.standard_normal((70, 50)).astype(np.float32)
+    grads = [rng.standard_normal((70, 50)).astype(np.float32) for _ in range(4)]
+
+    def run(chunk, cls, **kw):
+        monkeypatch.setattr(adam_mod, "_CHUNK", chunk)
+        p = cr.Tensor(w0.copy(), requires_grad=True)
+        opt = cls([p], lr=1e-2, **kw)
+        for g in grads:
+            p.grad = cr.Tensor(g)
+            opt.step()
+        return p.data, opt.state[p]["exp_avg_sq"]
+
+    for cls, kw in ((cr.optim.Adam, {}), (cr.optim.Adam, dict(amsgrad=True, weight_decay=0.1)),
+                    (cr.optim.AdamW, dict(weight_decay=0.1))):
+        whole, chunked = run(1 << 20, cls, **kw), run(256, cls, **kw)   # 3,500 elements: 14 chunks
+        np.testing.assert_array_equal(whole[0], chunked[0])
+        np.testing.assert_array_equal(whole[1], chunked[1])
+        assert not np.array_equal(whole[0], w0)
