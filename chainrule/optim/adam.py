@@ -8,7 +8,7 @@ import numpy as np
 
 from .optimizer import Optimizer, check_lr, check_range
 
-_CHUNK = 1 << 16      # elements per chunk of a large tensor's update (256 KiB of float32 per array)
+_CHUNK = 1 << 16      # elements per chunk of the update of a tensor larger than 4 chunks (256 KiB of float32)
 
 
 def _adam_update(w, g, m, v, vm, coef) -> None:
@@ -99,7 +99,7 @@ class Adam(Optimizer):
                 w = p.data
                 coef = (lr, b1, b2, eps, t, (1 - b2 ** t) ** 0.5, lr / (1 - b1 ** t))
                 n = w.size
-                if n <= _CHUNK or not all(a.flags.c_contiguous for a in (w, g, m, v)):
+                if n <= 4 * _CHUNK or not all(a.flags.c_contiguous for a in (w, g, m, v)):
                     _adam_update(w, g, m, v, vm, coef)
                 else:
                     # large tensors in cache-sized chunks: the ~12 passes of the update then run on data
