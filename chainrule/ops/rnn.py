@@ -309,6 +309,7 @@ def _order(T, reverse):
 
 
 _LSTM_PERM: dict = {}
+_KF = 10              # LSTM forward: time steps per batch of backward factors
 
 
 def _lstm_perm(H):
@@ -380,7 +381,28 @@ def lstm_layer(x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None, reverse: bool = Fals
     fm = None if m is None else m.astype(dt)[:, None, :]     # (T, 1, N)
     Hn = None if fm is None else np.empty((T, H, N), dtype=dt)
     tmp = np.empty((H, N), dtype=dt)
-    t3 = np.empty((H3, N), dtype=dt)
+    Cprev = Cs[sprev]                             # time-aligned views of the states before / after each step
+    Hnew = Zh[:, snew].transpose(1, 0, 2) if fm is None else Hn
+
+    def factors(a, b):   # steps a..b−1 at once: a tenth of the NumPy calls of doing it step by step
+        g4 = G[a:b]
+        s3 = g4[:, :H3]
+        t3 = np.multiply(s3, s3)                  # σ' = σ − σ² of o, i, f
+        np.subtract(s3, t3, out=t3)
+        tc = TC[a:b]
+        np.multiply(tc, t3[:, :H], out=Q[a:b])
+        r = R[a:b]
+        np.multiply(Hnew[a:b], tc, out=r)         # o (1 − tanh² c) = o − h tanh c
+        np.subtract(g4[:, :H], r, out=r)
+        pm = Pm[a:b]
+        ig, gg = g4[:, H:H2], g4[:, H3:]
+        np.multiply(gg, t3[:, H:H2], out=pm[:, :H])
+        np.multiply(Cprev[a:b], t3[:, H2:H3], out=pm[:, H:H2])
+        np.multiply(ig, gg, out=pm[:, H2:])       # i (1 − g²) = i − (i g) g
+        pm[:, H2:] *= gg
+        np.subtract(ig, pm[:, H2:], out=pm[:, H2:])
+
+    n_open, t_open, t_last = 0, 0, (0 if reverse else T - 1)
     for t in _order(T, reverse):
         A = G[t]
         np.matmul(W, Z[:, prev(t)], out=A)
@@ -398,22 +420,17 @@ def lstm_layer(x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None, reverse: bool = Fals
         np.tanh(c, out=tc)
         h = Zh[:, new(t)] if fm is None else Hn[t]
         np.multiply(o, tc, out=h)
-        if need_grad:
-            np.multiply(s, s, out=t3)                 # σ' = σ − σ² of o, i, f
-            np.subtract(s, t3, out=t3)
-            np.multiply(tc, t3[:H], out=Q[t])
-            r = R[t]
-            np.multiply(h, tc, out=r)                 # o (1 − tanh² c) = o − h tanh c
-            np.subtract(o, r, out=r)
-            pm = Pm[t]
-            np.multiply(g, t3[H:H2], out=pm[:H])
-            np.multiply(cp, t3[H2:H3], out=pm[H:H2])
-            np.multiply(tmp, g, out=pm[H2:])          # i (1 − g²) = i − (i g) g
-            np.subtract(i, pm[H2:], out=pm[H2:])
         if fm is not None:
             mt = fm[t]
             np.copyto(Cs[new(t)], np.where(mt > 0, c, cp))
             np.copyto(Zh[:, new(t)], np.where(mt > 0, h, Zh[:, prev(t)]))
+        if need_grad:                                 # the factors of the last _KF steps, while in cache
+            if n_open == 0:
+                t_open = t
+            n_open += 1
+            if n_open == _KF or t == t_last:
+                factors(min(t, t_open), max(t, t_open) + 1)
+                n_open = 0
     P = np.empty((T + 2, N, H), dtype=dt)
     P[:T] = Zh[:, snew].transpose(1, 2, 0) if fm is None else (Hn * fm).transpose(0, 2, 1)
     P[T] = Zh[:, sfin].T
