@@ -357,6 +357,9 @@ class MPICommunicator(Communicator):
         sys.stderr.write(f"chainrule.distributed: rank {self.rank}/{self.size}: {message}\n")
         sys.stderr.flush()
         sys.stdout.flush()
+        # the launcher forwards our output through a pipe and kills every rank on Abort: give it a moment
+        # to pass the message on (on a loaded machine it was sometimes lost)
+        time.sleep(0.5)
         self.comm.Abort(code)
 
 
