@@ -150,21 +150,36 @@ def _to_array(data, dtype=None) -> np.ndarray:
 
 
 class RemovableHandle:
-    """Returned by ``Tensor.register_hook``: ``remove()`` unregisters that hook (PyTorch's
-    ``torch.utils.hooks.RemovableHandle``).  Holds the tensor weakly; removing twice, or after the tensor
-    is gone, does nothing.  Usable as a context manager: the hook is removed on exit."""
+    """Returned by ``Tensor.register_hook`` and ``Module.register_forward_hook``: ``remove()`` unregisters
+    that hook (PyTorch's ``torch.utils.hooks.RemovableHandle``); removing twice does nothing.  Usable as a
+    context manager: the hook is removed on exit.  ``undo`` is the registry's own removal function."""
 
-    __slots__ = ("_tensor", "_hook", "id")
+    __slots__ = ("_undo", "id")
     _ids = itertools.count()
 
-    def __init__(self, tensor: Tensor, hook: Callable):
-        self._tensor = weakref.ref(tensor)
-        self._hook = hook
+    def __init__(self, undo: Callable[[], None]):
+        self._undo = undo
         self.id = next(RemovableHandle._ids)
 
     def remove(self) -> None:
-        t = self._tensor() if self._tensor is not None else None
-        hook, self._tensor, self._hook = self._hook, None, None
+        undo, self._undo = self._undo, None
+        if undo is not None:
+            undo()
+
+    def __enter__(self) -> RemovableHandle:
+        return self
+
+    def __exit__(self, *exc) -> bool:
+        self.remove()
+        return False
+
+
+def _hook_remover(tensor: Tensor, hook: Callable) -> Callable[[], None]:
+    """Removal of one ``register_hook`` registration; holds the tensor weakly (nothing to do once it is gone)."""
+    ref = weakref.ref(tensor)
+
+    def undo() -> None:
+        t = ref()
         if t is None or not t._hooks:
             return
         for i, h in enumerate(t._hooks):  # by identity: this registration, not an equal object
@@ -174,12 +189,7 @@ class RemovableHandle:
         if not t._hooks:
             t._hooks = None
 
-    def __enter__(self) -> RemovableHandle:
-        return self
-
-    def __exit__(self, *exc) -> bool:
-        self.remove()
-        return False
+    return undo
 
 
 class Tensor:
@@ -423,7 +433,7 @@ class Tensor:
         if self._hooks is None:
             self._hooks = []
         self._hooks.append(hook)
-        return RemovableHandle(self, hook)
+        return RemovableHandle(_hook_remover(self, hook))
 
     def retain_grad(self) -> None:
         """Keep ``.grad`` on this non-leaf tensor after backward()."""

@@ -8,26 +8,12 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ..tensor import Tensor
+from ..tensor import RemovableHandle, Tensor
 
 
 class IncompatibleKeys(NamedTuple):
     missing_keys: list
     unexpected_keys: list
-
-
-class RemovableHandle:
-    """Returned by ``register_forward_hook``; ``remove()`` unregisters the hook."""
-
-    _next = 0
-
-    def __init__(self, registry: dict):
-        self.registry = registry
-        self.id = RemovableHandle._next
-        RemovableHandle._next += 1
-
-    def remove(self) -> None:
-        self.registry.pop(self.id, None)
 
 
 class Parameter(Tensor):
@@ -289,7 +275,7 @@ class Module:
         """Call ``hook(module, inputs, output)`` after every forward; a non-None return replaces the
         output.  Returns a handle whose ``remove()`` unregisters the hook."""
         hooks = self.__dict__.setdefault("_forward_hooks", OrderedDict())
-        handle = RemovableHandle(hooks)
+        handle = RemovableHandle(lambda: hooks.pop(handle.id, None))
         hooks[handle.id] = hook
         return handle
 
