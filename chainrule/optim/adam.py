@@ -14,7 +14,7 @@ _CHUNK = 1 << 16      # elements per chunk of the update of a tensor larger than
 def _adam_update(w, g, m, v, vm, coef) -> None:
     """One Adam update in place on arrays (any shape, all the same): same operations and rounding order
     as PyTorch: m.lerp_(g, 1 − β₁), v·β₂ + ((1 − β₂)g)g, denom = √v/√(1 − β₂ᵗ) + ε, w + (−step·m)/denom."""
-    lr, b1, b2, eps, t, bc2_sqrt, step_size = coef
+    b1, b2, eps, bc2_sqrt, step_size = coef
     tmp = np.subtract(g, m)
     if 1 - b1 < 0.5:
         tmp *= 1 - b1
@@ -97,7 +97,7 @@ class Adam(Optimizer):
                 m, v = st["exp_avg"], st["exp_avg_sq"]
                 vm = st["max_exp_avg_sq"] if ams else None
                 w = p.data
-                coef = (lr, b1, b2, eps, t, (1 - b2 ** t) ** 0.5, lr / (1 - b1 ** t))
+                coef = (b1, b2, eps, (1 - b2 ** t) ** 0.5, lr / (1 - b1 ** t))
                 n = w.size
                 if n <= 4 * _CHUNK or not all(a.flags.c_contiguous for a in (w, g, m, v)):
                     _adam_update(w, g, m, v, vm, coef)
