@@ -402,8 +402,7 @@ def lstm_layer(x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None, reverse: bool = Fals
         pm[:, H2:] *= gg
         np.subtract(ig, pm[:, H2:], out=pm[:, H2:])
 
-    n_open, t_open, t_last = 0, 0, (0 if reverse else T - 1)
-    for t in _order(T, reverse):
+    for k, t in enumerate(_order(T, reverse)):
         A = G[t]
         np.matmul(W, Z[:, prev(t)], out=A)
         np.tanh(A, out=A)
@@ -424,13 +423,9 @@ def lstm_layer(x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None, reverse: bool = Fals
             mt = fm[t]
             np.copyto(Cs[new(t)], np.where(mt > 0, c, cp))
             np.copyto(Zh[:, new(t)], np.where(mt > 0, h, Zh[:, prev(t)]))
-        if need_grad:                                 # the factors of the last _KF steps, while in cache
-            if n_open == 0:
-                t_open = t
-            n_open += 1
-            if n_open == _KF or t == t_last:
-                factors(min(t, t_open), max(t, t_open) + 1)
-                n_open = 0
+        if need_grad and ((k + 1) % _KF == 0 or k == T - 1):   # the last ≤ _KF steps' factors, while in cache
+            k0 = k - k % _KF                                        # the batch's first step (processing order)
+            factors(*((t, T - k0) if reverse else (k0, t + 1)))
     P = np.empty((T + 2, N, H), dtype=dt)
     P[:T] = Zh[:, snew].transpose(1, 2, 0) if fm is None else (Hn * fm).transpose(0, 2, 1)
     P[T] = Zh[:, sfin].T
@@ -480,7 +475,7 @@ def lstm_layer(x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None, reverse: bool = Fals
         if need[0]:
             gx = np.ascontiguousarray((w_ih.data.T[:, perm] @ dA2).reshape(F, T, N).transpose(1, 2, 0))
         part = (lambda a, b: np.ascontiguousarray(gW[:, a:b])) if gW is not None else None
-        gb = part(F + H, None)[:, 0] if (need[5] or need[6]) else None
+        gb = np.ascontiguousarray(gW[:, F + H]) if (need[5] or need[6]) else None
         res = (gx, np.ascontiguousarray(dh.T) if need[1] else None, np.ascontiguousarray(dc.T) if need[2] else None,
                part(0, F) if need[3] else None, part(F, F + H) if need[4] else None,
                gb if need[5] else None, gb if need[6] else None)
