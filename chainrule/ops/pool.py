@@ -94,6 +94,11 @@ def _quiet_sum(a: np.ndarray):
         return a.sum()
 
 
+def _plane_starts(N: int, C: int, plane: int) -> np.ndarray:
+    """(N, C, 1, 1) flat offset of each (n, c) plane of ``plane`` elements: per-plane index → flat index."""
+    return np.arange(N * C).reshape(N, C, 1, 1) * plane
+
+
 def _check4(x: Tensor, who: str) -> None:
     if x.ndim != 4:
         raise ValueError(f"{who}: expected input of shape (N, C, H, W), got {x.shape}")
@@ -304,7 +309,7 @@ def max_pool2d(input: Tensor, kernel_size: int | tuple, stride: int | tuple | No
         if is_t(dy):  # differentiable form: a scatter-add of δ (its own rule is a gather)
             N, C = x_shape[:2]
             rows, cols = _rows_cols(argmax_of(X.data), g)
-            base = np.arange(N * C).reshape(N, C, 1, 1) * (g.H * g.W)
+            base = _plane_starts(N, C, g.H * g.W)
             flat = (rows * g.W + cols + base).ravel()
             d = reshape(dy, (-1,))
             inside = ((rows >= 0) & (rows < g.H) & (cols >= 0) & (cols < g.W)).ravel()
@@ -345,7 +350,7 @@ def max_unpool2d(input: Tensor, indices, output_size: tuple) -> Tensor:
     idx = np.asarray(_plain(indices))
     N, C = x.shape[:2]
     H, W = output_size[-2:]
-    flat = (idx + np.arange(N * C).reshape(N, C, 1, 1) * (H * W)).ravel()
+    flat = (idx + _plane_starts(N, C, H * W)).ravel()
     return reshape(scatter_add(reshape(x, (-1,)), flat, (N * C * H * W,)), (N, C, H, W))
 
 
@@ -504,7 +509,7 @@ def _adaptive_max_arrays(x: np.ndarray, ri: np.ndarray, ci: np.ndarray, need_arg
     pos = np.full(best.shape, Kw - 1, dtype=np.intp)
     if Kw > 1:
         xf = x.reshape(-1)
-        row_start = np.arange(N * C).reshape(N, C, 1, 1) * (H * W) + rows * W
+        row_start = _plane_starts(N, C, H * W) + rows * W
 
         def at(t):   # x at the chosen row and column-window position t: (N, C, oH, oW)
             return xf[row_start + ci[:, t]]
@@ -578,7 +583,7 @@ def adaptive_max_pool2d(input: Tensor, output_size: int | tuple | None,
     if np.isnan(_quiet_sum(best)):   # NaN (or ±inf that cancel): redo with PyTorch's NaN arg-max rule
         best, rows, cols = _adaptive_max_arrays(x.data, ri, ci, True, True)
     flat = rows * W + cols
-    base = np.arange(N * C).reshape(N, C, 1, 1) * (H * W)
+    base = _plane_starts(N, C, H * W)
     scatter_idx = (flat + base).ravel()
     size = N * C * H * W
 
